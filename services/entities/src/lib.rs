@@ -1,0 +1,46 @@
+//! sea-orm entities for every table.
+//!
+//! Tenant-owned entities implement [`TenantOwned`], which the scoped repositories use to add the
+//! tenant filter; code outside them never filters by tenant by hand.
+
+pub mod account;
+pub mod employee;
+pub mod invitation;
+pub mod org_unit;
+pub mod outbox;
+pub mod password_token;
+pub mod platform_state;
+pub mod session;
+pub mod tenant;
+pub mod tenant_domain;
+pub mod tenant_settings;
+
+use sea_orm::EntityTrait;
+
+/// An entity whose rows belong to one tenant through a `tenant_id` column.
+pub trait TenantOwned: EntityTrait {
+    /// The `tenant_id` column.
+    fn tenant_column() -> Self::Column;
+}
+
+macro_rules! tenant_owned {
+    ($($module:ident),*) => {
+        $(impl TenantOwned for $module::Entity {
+            fn tenant_column() -> Self::Column {
+                $module::Column::TenantId
+            }
+        })*
+    };
+}
+
+tenant_owned!(
+    account,
+    employee,
+    invitation,
+    org_unit,
+    outbox,
+    password_token,
+    session,
+    tenant_domain,
+    tenant_settings
+);

@@ -1,0 +1,212 @@
+//! The application: opens the database, starts the workers, binds the listener and serves the
+//! router until SIGTERM or Ctrl-C, then drains requests and stops the workers.
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::Duration;
+
+use anyhow::Context;
+use axum::Router;
+use lettre::message::Mailbox;
+use mep24web_platform::mail::{MailSender, OutboxWorker, Transport};
+use mep24web_platform::passwords::PasswordHasher;
+use mep24web_platform::urls::PublicUrls;
+use mep24web_platform::{AppState, db};
+use mep24web_tenancy::TenantResolver;
+use sea_orm::DatabaseConnection;
+use tokio::net::TcpListener;
+use tokio::sync::watch;
+
+use crate::host_layer::{self, Gateway};
+use crate::settings::Settings;
+use crate::{demo, stack};
+
+/// Opens the database named by the settings and applies pending migrations.
+pub async fn open_database(settings: &Settings) -> anyhow::Result<DatabaseConnection> {
+    let url = settings.database_url()?;
+    let conn = db::connect(&url, settings.db_max_connections.max(1))
+        .await
+        .context("cannot connect to the database; check MEP24WEB_DATABASE_URL or MEP24WEB_DATA_DIR")?;
+    db::migrate(&conn)
+        .await
+        .context("applying database migrations failed")?;
+    Ok(conn)
+}
+
+/// Builds the public URLs from the settings; `listen_port` is the port actually bound, used when
+/// no public URL is configured.
+pub fn public_urls(settings: &Settings, listen_port: u16) -> anyhow::Result<PublicUrls> {
+    let base_domain = settings.normalized_base_domain()?;
+    match &settings.public_url {
+        Some(url) => {
+            let scheme = url.scheme().to_owned();
+            if scheme != "http" && scheme != "https" {
+                anyhow::bail!("MEP24WEB_PUBLIC_URL must start with http:// or https://");
+            }
+            Ok(PublicUrls {
+                scheme,
+                base_domain,
+                port: url.port(),
+            })
+        }
+        None => Ok(PublicUrls {
+            scheme: "http".to_owned(),
+            base_domain,
+            port: Some(listen_port),
+        }),
+    }
+}
+
+/// A built application, bound to its port and ready to serve.
+pub struct Application {
+    listener: TcpListener,
+    router: Router,
+    port: u16,
+    shutdown: watch::Sender<bool>,
+    workers: Vec<tokio::task::JoinHandle<()>>,
+    state: AppState,
+    resolver: Arc<TenantResolver>,
+}
+
+impl Application {
+    /// Opens the database, binds the listener (port 0 picks a free port), starts the outbox worker
+    /// and the tenant change watcher, and with `demo` provisions the demo tenant on an empty
+    /// database.
+    pub async fn build(settings: Settings, demo: bool) -> anyhow::Result<Self> {
+        let db = open_database(&settings).await?;
+        let listener = TcpListener::bind(settings.listen)
+            .await
+            .with_context(|| format!("cannot listen on {} (MEP24WEB_LISTEN)", settings.listen))?;
+        let port = listener.local_addr()?.port();
+        let urls = Arc::new(public_urls(&settings, port)?);
+
+        let transport = match settings.smtp_url()? {
+            Some(url) => Transport::smtp(&url, Duration::from_secs(settings.smtp_timeout_seconds))
+                .context("MEP24WEB_SMTP_URL is invalid")?,
+            None => Transport::files(settings.data_dir.join("outbox")).with_context(|| {
+                format!("cannot create the outbox folder in {}", settings.data_dir.display())
+            })?,
+        };
+        let from: Mailbox = settings
+            .mail_from
+            .clone()
+            .unwrap_or_else(|| format!("MEP24web <noreply@{}>", urls.base_domain))
+            .parse()
+            .context("MEP24WEB_MAIL_FROM is not a valid mailbox, e.g. MEP24web <noreply@example.com>")?;
+
+        let concurrency = settings
+            .hash_concurrency
+            .unwrap_or_else(|| std::thread::available_parallelism().map_or(2, usize::from));
+        let mail = MailSender::default();
+        let state = AppState {
+            db: db.clone(),
+            urls: urls.clone(),
+            hasher: PasswordHasher::new(concurrency),
+            mail: mail.clone(),
+        };
+        if demo {
+            demo::provision_if_empty(&state).await?;
+        }
+
+        let resolver = Arc::new(TenantResolver::new(db.clone(), urls.clone()));
+        resolver.refresh().await?;
+        let (shutdown, shutdown_rx) = watch::channel(false);
+        let worker = OutboxWorker {
+            db: db.clone(),
+            transport,
+            from,
+            sender: mail,
+            poll_interval: Duration::from_secs(settings.outbox_poll_seconds.max(1)),
+        };
+        let workers = vec![
+            tokio::spawn(worker.run(shutdown_rx.clone())),
+            tokio::spawn(resolver.clone().watch_changes(shutdown_rx)),
+        ];
+
+        let gateway = Gateway::new(
+            state.clone(),
+            resolver.clone(),
+            settings.trusted_proxies.clone(),
+        );
+        let router = stack::wrap(host_layer::router(gateway), &settings);
+        Ok(Self {
+            listener,
+            router,
+            port,
+            shutdown,
+            workers,
+            state,
+            resolver,
+        })
+    }
+
+    pub fn port(&self) -> u16 {
+        self.port
+    }
+
+    pub fn state(&self) -> &AppState {
+        &self.state
+    }
+
+    pub fn resolver(&self) -> Arc<TenantResolver> {
+        self.resolver.clone()
+    }
+
+    /// Returns a sender that stops the server gracefully when `true` is sent.
+    pub fn shutdown_handle(&self) -> watch::Sender<bool> {
+        self.shutdown.clone()
+    }
+
+    /// Serves until SIGTERM, Ctrl-C or the shutdown handle, then waits for running requests and
+    /// the workers.
+    pub async fn run_until_stopped(self) -> anyhow::Result<()> {
+        let address = self.listener.local_addr()?;
+        tracing::info!(%address, apex = %self.state.urls.apex_url(), "server listening");
+        let mut stop = self.shutdown.subscribe();
+        let shutdown = self.shutdown.clone();
+        let signal = async move {
+            tokio::select! {
+                _ = termination_signal() => {}
+                _ = stop.wait_for(|stopped| *stopped) => {}
+            }
+            tracing::info!("shutting down, draining requests");
+            let _ = shutdown.send(true);
+        };
+        axum::serve(
+            self.listener,
+            self.router
+                .into_make_service_with_connect_info::<SocketAddr>(),
+        )
+        .with_graceful_shutdown(signal)
+        .await?;
+        for worker in self.workers {
+            let _ = worker.await;
+        }
+        tracing::info!("server stopped");
+        Ok(())
+    }
+}
+
+async fn termination_signal() {
+    let ctrl_c = async {
+        let _ = tokio::signal::ctrl_c().await;
+    };
+    #[cfg(unix)]
+    let terminate = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut signal) => {
+                signal.recv().await;
+            }
+            Err(error) => {
+                tracing::error!(%error, "cannot listen for SIGTERM");
+                std::future::pending::<()>().await;
+            }
+        }
+    };
+    #[cfg(not(unix))]
+    let terminate = std::future::pending::<()>();
+    tokio::select! {
+        _ = ctrl_c => {}
+        _ = terminate => {}
+    }
+}

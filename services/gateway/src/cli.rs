@@ -1,0 +1,218 @@
+//! Command line: `serve`, `migrate` and the operator commands under `tenant`.
+
+use std::process::ExitCode;
+
+use clap::{Parser, Subcommand};
+use mep24web_tenancy::provision::{self, NewTenant};
+use mep24web_tenancy::{CustomerNumber, Slug};
+
+use crate::app::{Application, open_database, public_urls};
+use crate::settings::Settings;
+
+/// mep24web: staff scheduling for many companies on one server.
+#[derive(Parser, Debug)]
+#[command(name = "mep24web", version, about)]
+pub struct Cli {
+    #[command(flatten)]
+    pub settings: Settings,
+
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Subcommand, Debug)]
+pub enum Command {
+    /// Run the web server (applies pending migrations first).
+    Serve {
+        /// On an empty database only: create the demo tenant `demo` and print how to log in.
+        #[arg(long)]
+        demo: bool,
+    },
+    /// Apply pending database migrations and exit.
+    Migrate,
+    /// Operator commands for tenants.
+    #[command(subcommand)]
+    Tenant(TenantCommand),
+}
+
+#[derive(Subcommand, Debug)]
+pub enum TenantCommand {
+    /// Provision a tenant and print its access link, customer number and one-time setup link.
+    Create {
+        /// Company name, shown in the header.
+        #[arg(long)]
+        name: String,
+        /// Subdomain of the access link: 3-63 characters a-z, 0-9 and '-'.
+        #[arg(long)]
+        slug: String,
+        /// Customer number from billing; default: the next free one.
+        #[arg(long)]
+        customer_number: Option<String>,
+        /// Username of the first administrator; default: admin.
+        #[arg(long)]
+        admin_username: Option<String>,
+        /// Print one JSON object instead of text.
+        #[arg(long)]
+        json: bool,
+    },
+    /// List all tenants.
+    List {
+        #[arg(long)]
+        json: bool,
+    },
+    /// Show one tenant by slug or customer number.
+    Show {
+        /// Slug or customer number.
+        tenant: String,
+        #[arg(long)]
+        json: bool,
+    },
+    /// Suspend a tenant: its users can no longer log in or use the app.
+    Suspend { slug: String },
+    /// Resume a suspended tenant.
+    Resume { slug: String },
+}
+
+/// Runs the parsed command.
+pub async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
+    match cli.command {
+        Command::Serve { demo } => {
+            let app = Application::build(cli.settings, demo).await?;
+            app.run_until_stopped().await?;
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::Migrate => {
+            open_database(&cli.settings).await?;
+            println!("Migrations applied.");
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::Tenant(command) => tenant_command(&cli.settings, command).await,
+    }
+}
+
+async fn tenant_command(settings: &Settings, command: TenantCommand) -> anyhow::Result<ExitCode> {
+    let db = open_database(settings).await?;
+    let urls = public_urls(settings, settings.listen.port())?;
+    match command {
+        TenantCommand::Create {
+            name,
+            slug,
+            customer_number,
+            admin_username,
+            json,
+        } => {
+            let slug = match Slug::parse(&slug) {
+                Ok(slug) => slug,
+                Err(error) => return fail(format!("invalid slug '{slug}': {error}")),
+            };
+            let customer_number = match customer_number.as_deref().map(str::parse::<CustomerNumber>) {
+                None => None,
+                Some(Ok(number)) => Some(number),
+                Some(Err(error)) => return fail(format!("invalid customer number: {error}")),
+            };
+            let request = NewTenant {
+                name,
+                slug,
+                customer_number,
+                admin_username,
+            };
+            match provision::create_tenant(&db, &urls, request).await {
+                Ok(created) => {
+                    if json {
+                        println!("{}", serde_json::to_string(&created)?);
+                    } else {
+                        println!("Tenant created: {} ({})", created.name, created.slug);
+                        println!("Access link:      {}", created.access_link);
+                        println!("Customer number:  {}", created.customer_number);
+                        println!("Administrator:    {}", created.admin_username);
+                        println!(
+                            "Setup link:       {} (valid until {} UTC, single use)",
+                            created.setup_link,
+                            created.setup_link_expires_at.format("%Y-%m-%d %H:%M")
+                        );
+                    }
+                    Ok(ExitCode::SUCCESS)
+                }
+                Err(error @ provision::ProvisionError::Database(_)) => Err(error.into()),
+                Err(error) => fail(error.to_string()),
+            }
+        }
+        TenantCommand::List { json } => {
+            let tenants = provision::unscoped_list(&db).await?;
+            if json {
+                let rows: Vec<_> = tenants.iter().map(|t| tenant_json(t, &urls)).collect();
+                println!("{}", serde_json::to_string(&rows)?);
+            } else {
+                println!("{:<10} {:<24} {:<10} NAME", "NUMBER", "SLUG", "STATUS");
+                for t in &tenants {
+                    println!("{:<10} {:<24} {:<10} {}", t.customer_number, t.slug, t.status, t.name);
+                }
+            }
+            Ok(ExitCode::SUCCESS)
+        }
+        TenantCommand::Show { tenant, json } => {
+            let found = match tenant.parse::<CustomerNumber>() {
+                Ok(number) => {
+                    mep24web_tenancy::resolver::unscoped_find_by_customer_number(&db, number.get())
+                        .await?
+                }
+                Err(_) => mep24web_tenancy::resolver::unscoped_find_by_slug(&db, tenant.trim()).await?,
+            };
+            let Some(row) = found else {
+                return fail(format!("no tenant with slug or customer number '{tenant}'"));
+            };
+            let value = tenant_json(&row, &urls);
+            if json {
+                println!("{value}");
+            } else {
+                for (key, field) in value.as_object().into_iter().flatten() {
+                    println!("{key:<16} {}", field.as_str().map_or_else(|| field.to_string(), str::to_owned));
+                }
+            }
+            Ok(ExitCode::SUCCESS)
+        }
+        TenantCommand::Suspend { slug } => set_status(&db, &slug, true).await,
+        TenantCommand::Resume { slug } => set_status(&db, &slug, false).await,
+    }
+}
+
+async fn set_status(
+    db: &sea_orm::DatabaseConnection,
+    slug: &str,
+    suspended: bool,
+) -> anyhow::Result<ExitCode> {
+    let Ok(parsed) = Slug::parse(slug) else {
+        return fail(format!("no tenant with slug '{slug}'"));
+    };
+    if !provision::set_status(db, &parsed, suspended).await? {
+        return fail(format!("no tenant with slug '{slug}'"));
+    }
+    println!(
+        "Tenant {slug} {}.",
+        if suspended { "suspended" } else { "resumed" }
+    );
+    Ok(ExitCode::SUCCESS)
+}
+
+fn tenant_json(
+    row: &mep24web_entities::tenant::Model,
+    urls: &mep24web_platform::urls::PublicUrls,
+) -> serde_json::Value {
+    let host = row
+        .primary_domain
+        .clone()
+        .unwrap_or_else(|| urls.tenant_host(&row.slug));
+    serde_json::json!({
+        "customer_number": row.customer_number,
+        "slug": row.slug,
+        "name": row.name,
+        "status": row.status,
+        "access_link": urls.host_url(&host),
+        "created_at": row.created_at.to_rfc3339(),
+    })
+}
+
+fn fail(message: String) -> anyhow::Result<ExitCode> {
+    eprintln!("error: {message}");
+    Ok(ExitCode::from(2))
+}

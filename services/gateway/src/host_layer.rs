@@ -1,0 +1,203 @@
+//! The host layer: normalizes each request's host, resolves it to the apex or a tenant, chooses
+//! the locale, and hands the request to the apex router or the tenant router.
+
+use std::net::{IpAddr, SocketAddr};
+use std::sync::Arc;
+
+use axum::Router;
+use axum::body::Body;
+use axum::extract::{ConnectInfo, Request, State};
+use axum::http::{HeaderMap, StatusCode, header};
+use axum::response::{IntoResponse, Redirect, Response};
+use mep24web_platform::error::error_page;
+use mep24web_platform::i18n::{CURRENT_LOCALE, Locale};
+use mep24web_platform::{AppState, TenantContext, sessions};
+use mep24web_tenancy::{HostKind, TenantResolver, classify_host, normalize_host};
+use tower::ServiceExt;
+
+use crate::pages;
+
+/// Everything the host layer needs; cloned per request (all fields are cheap handles).
+#[derive(Clone)]
+pub struct Gateway {
+    state: AppState,
+    resolver: Arc<TenantResolver>,
+    trusted_proxies: Arc<Vec<IpAddr>>,
+    apex: Router,
+    tenant: Router,
+    unknown: Router,
+}
+
+impl Gateway {
+    pub fn new(state: AppState, resolver: Arc<TenantResolver>, trusted_proxies: Vec<IpAddr>) -> Self {
+        Self {
+            apex: pages::apex_router(state.clone()),
+            tenant: pages::tenant_router(state.clone()),
+            unknown: pages::unknown_host_router(state.clone()),
+            state,
+            resolver,
+            trusted_proxies: Arc::new(trusted_proxies),
+        }
+    }
+}
+
+/// The router whose only route is the dispatch by host.
+pub fn router(gateway: Gateway) -> Router {
+    Router::new().fallback(dispatch).with_state(gateway)
+}
+
+/// What the host resolved to, stored in the request extensions for logging and handlers.
+#[derive(Clone, Debug)]
+pub enum ResolvedHost {
+    Apex,
+    Tenant(Arc<TenantContext>),
+    Unknown(String),
+}
+
+async fn dispatch(State(gateway): State<Gateway>, mut request: Request) -> Response {
+    let locale = choose_locale(request.headers());
+    CURRENT_LOCALE
+        .scope(locale, async move {
+            let peer = request
+                .extensions()
+                .get::<ConnectInfo<SocketAddr>>()
+                .map(|info| info.0.ip());
+            let raw_host = effective_host(&request, peer, &gateway.trusted_proxies);
+            let Some(raw_host) = raw_host else {
+                return error_page(StatusCode::BAD_REQUEST, "errors.invalid_host");
+            };
+            let Ok(host) = normalize_host(&raw_host) else {
+                return error_page(StatusCode::BAD_REQUEST, "errors.invalid_host");
+            };
+            let path = request.uri().path();
+            if path == "/healthz" {
+                return (StatusCode::OK, "ok").into_response();
+            }
+            if path == "/static/app.css" {
+                return pages::stylesheet().into_response();
+            }
+            match classify_host(&host, &gateway.state.urls.base_domain) {
+                HostKind::Apex => {
+                    request.extensions_mut().insert(ResolvedHost::Apex);
+                    serve(gateway.apex, request).await
+                }
+                HostKind::Www => {
+                    let target = format!(
+                        "{}{}",
+                        gateway.state.urls.apex_url(),
+                        request
+                            .uri()
+                            .path_and_query()
+                            .map_or("/", |p| p.as_str())
+                    );
+                    Redirect::permanent(&target).into_response()
+                }
+                kind => match gateway.resolver.resolve(&kind).await {
+                    Ok(Some(tenant)) if tenant.suspended => {
+                        request
+                            .extensions_mut()
+                            .insert(ResolvedHost::Tenant(tenant.clone()));
+                        pages::suspended(&tenant)
+                    }
+                    Ok(Some(tenant)) => {
+                        request
+                            .extensions_mut()
+                            .insert(ResolvedHost::Tenant(tenant.clone()));
+                        request.extensions_mut().insert(tenant);
+                        serve(gateway.tenant, request).await
+                    }
+                    Ok(None) => {
+                        request.extensions_mut().insert(ResolvedHost::Unknown(host));
+                        serve(gateway.unknown, request).await
+                    }
+                    Err(error) => {
+                        tracing::error!(%error, "tenant lookup failed");
+                        error_page(StatusCode::SERVICE_UNAVAILABLE, "errors.unavailable")
+                    }
+                },
+            }
+        })
+        .await
+}
+
+async fn serve(router: Router, request: Request) -> Response {
+    match router.oneshot(request).await {
+        Ok(response) => response,
+        Err(never) => match never {},
+    }
+}
+
+/// Returns the host the client asked for: `X-Forwarded-Host` or `Forwarded: host=` only when the
+/// direct peer is a trusted proxy, else the `Host` header, else the URI authority (HTTP/2).
+fn effective_host(request: &Request<Body>, peer: Option<IpAddr>, trusted: &[IpAddr]) -> Option<String> {
+    let headers = request.headers();
+    if peer.is_some_and(|ip| trusted.contains(&ip)) {
+        if let Some(forwarded) = forwarded_host(headers) {
+            return Some(forwarded);
+        }
+    }
+    headers
+        .get(header::HOST)
+        .and_then(|value| value.to_str().ok())
+        .map(str::to_owned)
+        .or_else(|| request.uri().authority().map(|a| a.as_str().to_owned()))
+}
+
+fn forwarded_host(headers: &HeaderMap) -> Option<String> {
+    if let Some(value) = headers
+        .get("x-forwarded-host")
+        .and_then(|value| value.to_str().ok())
+    {
+        // The first entry is the host the client used; later ones were added by inner proxies.
+        return value.split(',').next().map(|host| host.trim().to_owned());
+    }
+    let forwarded = headers.get(header::FORWARDED)?.to_str().ok()?;
+    let first = forwarded.split(',').next()?;
+    first.split(';').find_map(|pair| {
+        let (key, value) = pair.trim().split_once('=')?;
+        key.eq_ignore_ascii_case("host")
+            .then(|| value.trim_matches('"').to_owned())
+    })
+}
+
+/// Chooses the locale: the `lang` cookie, then `Accept-Language`, then German.
+fn choose_locale(headers: &HeaderMap) -> Locale {
+    sessions::read_cookie(headers, "lang")
+        .and_then(|code| Locale::parse(&code))
+        .or_else(|| {
+            headers
+                .get(header::ACCEPT_LANGUAGE)
+                .and_then(|value| value.to_str().ok())
+                .and_then(Locale::from_accept_language)
+        })
+        .unwrap_or_default()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use axum::http::HeaderValue;
+
+    #[test]
+    fn forwarded_host_takes_first_entry() {
+        let mut headers = HeaderMap::new();
+        headers.insert("x-forwarded-host", HeaderValue::from_static("a.localhost, b.localhost"));
+        assert_eq!(forwarded_host(&headers).as_deref(), Some("a.localhost"));
+
+        let mut headers = HeaderMap::new();
+        headers.insert(
+            header::FORWARDED,
+            HeaderValue::from_static("for=1.2.3.4;host=\"acme.localhost:8080\";proto=http"),
+        );
+        assert_eq!(forwarded_host(&headers).as_deref(), Some("acme.localhost:8080"));
+    }
+
+    #[test]
+    fn locale_prefers_cookie() {
+        let mut headers = HeaderMap::new();
+        headers.insert(header::ACCEPT_LANGUAGE, HeaderValue::from_static("en"));
+        assert_eq!(choose_locale(&headers), Locale::En);
+        headers.insert(header::COOKIE, HeaderValue::from_static("lang=de"));
+        assert_eq!(choose_locale(&headers), Locale::De);
+    }
+}

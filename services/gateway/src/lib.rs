@@ -1,0 +1,14 @@
+//! The gateway: settings, CLI, router assembly, the host → tenant layer, apex pages, workers and
+//! graceful shutdown.
+
+pub mod app;
+pub mod cli;
+pub mod demo;
+pub mod host_layer;
+pub mod pages;
+pub mod settings;
+pub mod stack;
+pub mod telemetry;
+
+pub use app::Application;
+pub use settings::Settings;

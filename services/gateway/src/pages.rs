@@ -1,0 +1,141 @@
+//! Routers per host kind and the gateway's own pages: landing page with "Zugangslink finden",
+//! unknown-host page, suspended-tenant page, language switch and the stylesheet.
+
+use axum::Router;
+use axum::extract::{Path, Query, State};
+use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
+use axum::response::{IntoResponse, Redirect, Response};
+use axum::routing::get;
+use mep24web_platform::error::error_page;
+use mep24web_platform::{AppState, TenantContext, templates};
+use mep24web_tenancy::CustomerNumber;
+use mep24web_tenancy::resolver::{context_of, unscoped_find_by_customer_number};
+use serde::Deserialize;
+
+/// Routes of the apex host: landing page, access-link finder and the app API.
+pub fn apex_router(state: AppState) -> Router {
+    Router::new()
+        .route("/", get(landing))
+        .route("/find", get(find_access_link))
+        .route("/lang/{code}", get(switch_language))
+        .nest("/api/app/v1", mep24web_app_api::router())
+        .fallback(not_found)
+        .with_state(state)
+}
+
+/// Routes of a tenant host: the portal (login, registration) and the main program.
+pub fn tenant_router(state: AppState) -> Router {
+    Router::new()
+        .merge(mep24web_portal::router())
+        .merge(mep24web_admin::router())
+        .route("/lang/{code}", get(switch_language))
+        .fallback(not_found)
+        .with_state(state)
+}
+
+/// Routes of a host that belongs to no tenant: every path shows the unknown-host page, and the
+/// finder form works here too.
+pub fn unknown_host_router(state: AppState) -> Router {
+    Router::new()
+        .route("/find", get(find_access_link))
+        .route("/lang/{code}", get(switch_language))
+        .fallback(unknown_host)
+        .with_state(state)
+}
+
+async fn not_found() -> Response {
+    error_page(StatusCode::NOT_FOUND, "errors.not_found")
+}
+
+fn render(status: StatusCode, name: &str, context: minijinja::Value) -> Response {
+    match templates::page(name, context) {
+        Ok(page) => (status, page).into_response(),
+        Err(error) => error.into_response(),
+    }
+}
+
+async fn landing() -> Response {
+    render(StatusCode::OK, "landing.html", minijinja::context! {})
+}
+
+async fn unknown_host() -> Response {
+    render(StatusCode::NOT_FOUND, "unknown_host.html", minijinja::context! {})
+}
+
+/// Renders the page a suspended tenant's users see on every path.
+pub fn suspended(tenant: &TenantContext) -> Response {
+    render(
+        StatusCode::FORBIDDEN,
+        "suspended.html",
+        minijinja::context! { tenant_name => tenant.name },
+    )
+}
+
+#[derive(Deserialize)]
+struct FindQuery {
+    #[serde(default)]
+    customer_number: String,
+}
+
+/// Redirects to the access link of the tenant with the given customer number, or shows the
+/// form again with an error.
+async fn find_access_link(State(state): State<AppState>, Query(query): Query<FindQuery>) -> Response {
+    let input = query.customer_number.chars().take(40).collect::<String>();
+    let Ok(number) = input.parse::<CustomerNumber>() else {
+        return render(
+            StatusCode::BAD_REQUEST,
+            "landing.html",
+            minijinja::context! { customer_number => input, error => "finder.invalid" },
+        );
+    };
+    match unscoped_find_by_customer_number(&state.db, number.get()).await {
+        Ok(Some(row)) => {
+            let tenant = context_of(&row, &state.urls);
+            Redirect::to(&format!("{}/", state.urls.host_url(&tenant.primary_host))).into_response()
+        }
+        Ok(None) => render(
+            StatusCode::NOT_FOUND,
+            "landing.html",
+            minijinja::context! { customer_number => input, error => "finder.not_found" },
+        ),
+        Err(error) => {
+            tracing::error!(%error, "customer number lookup failed");
+            error_page(StatusCode::SERVICE_UNAVAILABLE, "errors.unavailable")
+        }
+    }
+}
+
+/// Sets the `lang` cookie and returns to the page the user came from on the same host.
+async fn switch_language(Path(code): Path<String>, headers: HeaderMap) -> Response {
+    let Some(locale) = mep24web_platform::i18n::Locale::parse(&code) else {
+        return error_page(StatusCode::NOT_FOUND, "errors.not_found");
+    };
+    let back = headers
+        .get(header::REFERER)
+        .and_then(|value| value.to_str().ok())
+        .and_then(|referer| url::Url::parse(referer).ok())
+        .map(|url| url.path().to_owned())
+        .filter(|path| path.starts_with('/') && !path.starts_with("//"))
+        .unwrap_or_else(|| "/".to_owned());
+    let cookie = format!(
+        "lang={}; Path=/; Max-Age=31536000; SameSite=Lax",
+        locale.code()
+    );
+    let mut response = Redirect::to(&back).into_response();
+    if let Ok(value) = HeaderValue::from_str(&cookie) {
+        response.headers_mut().append(header::SET_COOKIE, value);
+    }
+    response
+}
+
+/// Serves the stylesheet embedded in the binary.
+pub fn stylesheet() -> impl IntoResponse {
+    (
+        [
+            (header::CONTENT_TYPE, "text/css; charset=utf-8"),
+            (header::CACHE_CONTROL, "public, max-age=3600"),
+        ],
+        include_str!("../static/app.css"),
+    )
+}
+

@@ -1,0 +1,108 @@
+//! Database connection, migrations and tenant-scoped data access.
+//!
+//! Tenant-owned rows are read and changed through [`Scoped`], which adds the tenant filter itself.
+//! Code that must cross tenants (the resolver, the outbox worker, operator tools) uses the
+//! connection directly and names its functions `unscoped_*`.
+
+use std::path::Path;
+use std::time::Duration;
+
+use mep24web_entities::TenantOwned;
+use migration::MigratorTrait;
+use sea_orm::sea_query::IntoCondition;
+use sea_orm::{
+    ColumnTrait, ConnectOptions, ConnectionTrait, Database, DatabaseConnection, DbErr,
+    PrimaryKeyTrait, QueryFilter, Select,
+};
+
+use crate::tenant::TenantId;
+
+/// Returns the SQLite URL of the database file in the data folder, creating the folder.
+pub fn sqlite_url(data_dir: &Path) -> std::io::Result<String> {
+    std::fs::create_dir_all(data_dir)?;
+    let file = data_dir.join("mep24web.db");
+    Ok(format!("sqlite://{}?mode=rwc", file.display()))
+}
+
+/// Opens a connection pool; on SQLite it switches the file to write-ahead logging so readers do
+/// not wait for writers.
+pub async fn connect(url: &str, max_connections: u32) -> Result<DatabaseConnection, DbErr> {
+    let mut options = ConnectOptions::new(url.to_owned());
+    options
+        .max_connections(max_connections)
+        .min_connections(1)
+        .connect_timeout(Duration::from_secs(5))
+        .acquire_timeout(Duration::from_secs(5))
+        .sqlx_logging(false);
+    let conn = Database::connect(options).await?;
+    if conn.get_database_backend() == sea_orm::DatabaseBackend::Sqlite {
+        conn.execute_unprepared("PRAGMA journal_mode=WAL; PRAGMA foreign_keys=ON;")
+            .await?;
+    }
+    Ok(conn)
+}
+
+/// Applies every pending migration.
+pub async fn migrate(conn: &DatabaseConnection) -> Result<(), DbErr> {
+    migration::Migrator::up(conn, None).await
+}
+
+/// Access to the rows of one tenant over a connection or transaction.
+#[derive(Clone, Copy)]
+pub struct Scoped<'c, C> {
+    conn: &'c C,
+    tenant_id: TenantId,
+}
+
+impl<'c, C: ConnectionTrait> Scoped<'c, C> {
+    pub fn new(conn: &'c C, tenant_id: TenantId) -> Self {
+        Self { conn, tenant_id }
+    }
+
+    pub fn conn(&self) -> &'c C {
+        self.conn
+    }
+
+    pub fn tenant_id(&self) -> TenantId {
+        self.tenant_id
+    }
+
+    /// Starts a query over this tenant's rows of `E`.
+    pub fn find<E: TenantOwned>(&self) -> Select<E> {
+        E::find().filter(self.condition::<E>())
+    }
+
+    /// Finds one row of this tenant by primary key; another tenant's row is `None`.
+    pub async fn find_by_id<E>(&self, id: i64) -> Result<Option<E::Model>, DbErr>
+    where
+        E: TenantOwned,
+        <E::PrimaryKey as PrimaryKeyTrait>::ValueType: From<i64>,
+    {
+        E::find_by_id(id)
+            .filter(self.condition::<E>())
+            .one(self.conn)
+            .await
+    }
+
+    /// Starts an update of this tenant's rows of `E`.
+    pub fn update_many<E: TenantOwned>(&self) -> sea_orm::UpdateMany<E> {
+        E::update_many().filter(self.condition::<E>())
+    }
+
+    /// Starts a delete of this tenant's rows of `E`.
+    pub fn delete_many<E: TenantOwned>(&self) -> sea_orm::DeleteMany<E> {
+        E::delete_many().filter(self.condition::<E>())
+    }
+
+    fn condition<E: TenantOwned>(&self) -> sea_orm::Condition {
+        E::tenant_column().eq(self.tenant_id.get()).into_condition()
+    }
+}
+
+/// Returns true when the error is a unique-constraint violation.
+pub fn is_unique_violation(error: &DbErr) -> bool {
+    matches!(
+        error.sql_err(),
+        Some(sea_orm::SqlErr::UniqueConstraintViolation(_))
+    )
+}

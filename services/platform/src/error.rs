@@ -1,0 +1,79 @@
+//! The error type of the HTML services: each variant maps to one status and one German/English
+//! page; internal causes are logged once here and never shown.
+
+use axum::http::{StatusCode, header};
+use axum::response::{IntoResponse, Redirect, Response};
+
+use crate::i18n;
+use crate::templates;
+
+/// A failure that ends a request of the main program or the portal.
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    /// Missing, or belonging to another tenant; both answer the same.
+    #[error("not found")]
+    NotFound,
+    /// No valid session: the browser is sent to the login page.
+    #[error("login required")]
+    LoginRequired,
+    /// The account must set a new password first.
+    #[error("password change required")]
+    MustChangePassword,
+    /// Signed in, but this area or action is not allowed for the account.
+    #[error("forbidden")]
+    Forbidden,
+    /// The request itself is malformed; the value is a locale key.
+    #[error("bad request: {0}")]
+    BadRequest(&'static str),
+    #[error(transparent)]
+    Internal(#[from] anyhow::Error),
+}
+
+impl From<sea_orm::DbErr> for Error {
+    fn from(error: sea_orm::DbErr) -> Self {
+        Self::Internal(error.into())
+    }
+}
+
+impl From<minijinja::Error> for Error {
+    fn from(error: minijinja::Error) -> Self {
+        Self::Internal(error.into())
+    }
+}
+
+/// Convenience alias for handler results.
+pub type Result<T, E = Error> = std::result::Result<T, E>;
+
+impl IntoResponse for Error {
+    fn into_response(self) -> Response {
+        let (status, key) = match &self {
+            Self::LoginRequired => return Redirect::to("/login").into_response(),
+            Self::MustChangePassword => return Redirect::to("/password/change").into_response(),
+            Self::NotFound => (StatusCode::NOT_FOUND, "errors.not_found"),
+            Self::Forbidden => (StatusCode::FORBIDDEN, "errors.forbidden"),
+            Self::BadRequest(key) => (StatusCode::BAD_REQUEST, *key),
+            Self::Internal(error) => {
+                tracing::error!(error = format!("{error:#}"), "request failed");
+                (StatusCode::INTERNAL_SERVER_ERROR, "errors.internal")
+            }
+        };
+        error_page(status, key)
+    }
+}
+
+/// Renders the error page for a status and a locale key of its message.
+pub fn error_page(status: StatusCode, message_key: &str) -> Response {
+    let locale = i18n::current_locale();
+    let context = minijinja::context! {
+        status => status.as_u16(),
+        message => i18n::text(locale, message_key),
+    };
+    match templates::render("error.html", context) {
+        Ok(body) => (status, [(header::CACHE_CONTROL, "no-store")], axum::response::Html(body))
+            .into_response(),
+        Err(error) => {
+            tracing::error!(%error, "error page could not be rendered");
+            (status, i18n::text(locale, message_key)).into_response()
+        }
+    }
+}

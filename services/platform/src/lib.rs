@@ -1,0 +1,21 @@
+//! Building blocks shared by the gateway and the services: database access with tenant scoping,
+//! the tenant context, errors, locales and templates, passwords, tokens, sessions, login and the
+//! mail outbox.
+
+pub mod db;
+pub mod error;
+pub mod i18n;
+pub mod login;
+pub mod mail;
+pub mod passwords;
+pub mod sessions;
+pub mod state;
+pub mod templates;
+pub mod tenant;
+pub mod tokens;
+pub mod urls;
+pub mod username;
+
+pub use error::Error;
+pub use state::AppState;
+pub use tenant::{TenantContext, TenantId};

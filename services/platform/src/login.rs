@@ -1,0 +1,139 @@
+//! Checking a username and password for a tenant, with lockout after repeated failures.
+//!
+//! Every failure (unknown user, wrong password, locked, deactivated, departed, suspended tenant)
+//! returns the same [`LoginFailure`] to the caller, and an unknown user costs one hash verification
+//! like a known one, so neither message nor timing reveals which accounts exist.
+
+use chrono::{Duration, Utc};
+use mep24web_entities::{account, tenant_settings};
+use sea_orm::sea_query::Expr;
+use sea_orm::{ColumnTrait, ConnectionTrait, DbErr, QueryFilter};
+use secrecy::SecretString;
+
+use crate::db::Scoped;
+use crate::passwords::{MAX_PASSWORD_BYTES, PasswordHasher};
+use crate::sessions::may_sign_in;
+use crate::tenant::TenantContext;
+use crate::username;
+
+/// Default number of failed attempts before an account is locked.
+pub const DEFAULT_MAX_FAILED_LOGINS: i32 = 5;
+/// Default lockout duration in minutes.
+pub const DEFAULT_LOCKOUT_MINUTES: i32 = 15;
+
+/// The one outcome of every failed login; the reason goes to the log, never to the client.
+#[derive(Debug, PartialEq, Eq)]
+pub struct LoginFailure {
+    pub reason: FailureReason,
+}
+
+/// Why a login failed, for logs and tests only.
+#[derive(Debug, PartialEq, Eq, Clone, Copy)]
+pub enum FailureReason {
+    UnknownUser,
+    WrongPassword,
+    Locked,
+    Inactive,
+}
+
+impl FailureReason {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::UnknownUser => "unknown_user",
+            Self::WrongPassword => "wrong_password",
+            Self::Locked => "locked",
+            Self::Inactive => "inactive",
+        }
+    }
+}
+
+/// Checks the credentials and returns the account on success.
+pub async fn authenticate<C: ConnectionTrait>(
+    conn: &C,
+    hasher: &PasswordHasher,
+    tenant: &TenantContext,
+    username_input: &str,
+    password: &SecretString,
+) -> Result<Result<account::Model, LoginFailure>, DbErr> {
+    let fail = |reason| Ok(Err(LoginFailure { reason }));
+    let scope = Scoped::new(conn, tenant.id);
+    let key = username::key_of(username_input);
+    let too_long = secrecy::ExposeSecret::expose_secret(password).len() > MAX_PASSWORD_BYTES;
+    let account = if key.is_empty() || key.len() > 256 || tenant.suspended {
+        None
+    } else {
+        scope
+            .find::<account::Entity>()
+            .filter(account::Column::UsernameKey.eq(key))
+            .one(conn)
+            .await?
+    };
+    let Some(account) = account else {
+        hasher.verify(password, None).await;
+        return fail(FailureReason::UnknownUser);
+    };
+    let now = Utc::now();
+    let locked = account.locked_until.is_some_and(|until| until > now);
+    let verified = !too_long && hasher.verify(password, account.password_hash.as_deref()).await;
+    if locked {
+        return fail(FailureReason::Locked);
+    }
+    if !verified {
+        record_failure(conn, tenant, &account).await?;
+        return fail(FailureReason::WrongPassword);
+    }
+    if !may_sign_in(conn, tenant, &account).await? {
+        return fail(FailureReason::Inactive);
+    }
+    scope
+        .update_many::<account::Entity>()
+        .col_expr(account::Column::FailedAttempts, Expr::value(0))
+        .col_expr(account::Column::LockedUntil, Expr::value(Option::<chrono::DateTime<Utc>>::None))
+        .col_expr(account::Column::LastLoginAt, Expr::value(now))
+        .filter(account::Column::Id.eq(account.id))
+        .exec(conn)
+        .await?;
+    Ok(Ok(account))
+}
+
+/// Counts a failed attempt and locks the account once the tenant's limit is reached.
+async fn record_failure<C: ConnectionTrait>(
+    conn: &C,
+    tenant: &TenantContext,
+    account: &account::Model,
+) -> Result<(), DbErr> {
+    let scope = Scoped::new(conn, tenant.id);
+    let settings = scope.find::<tenant_settings::Entity>().one(conn).await?;
+    let (max_failed, lockout_minutes) = settings.map_or(
+        (DEFAULT_MAX_FAILED_LOGINS, DEFAULT_LOCKOUT_MINUTES),
+        |s| (s.max_failed_logins, s.lockout_minutes),
+    );
+    // The increment happens in the database so concurrent failures are all counted.
+    scope
+        .update_many::<account::Entity>()
+        .col_expr(
+            account::Column::FailedAttempts,
+            Expr::col(account::Column::FailedAttempts).add(1),
+        )
+        .filter(account::Column::Id.eq(account.id))
+        .exec(conn)
+        .await?;
+    let until = Utc::now() + Duration::minutes(i64::from(lockout_minutes));
+    let locked = scope
+        .update_many::<account::Entity>()
+        .col_expr(account::Column::LockedUntil, Expr::value(until))
+        .col_expr(account::Column::FailedAttempts, Expr::value(0))
+        .filter(account::Column::Id.eq(account.id))
+        .filter(account::Column::FailedAttempts.gte(max_failed))
+        .exec(conn)
+        .await?;
+    if locked.rows_affected > 0 {
+        tracing::warn!(
+            tenant_id = %tenant.id,
+            account_id = account.id,
+            lockout_minutes,
+            "account locked after repeated failed logins"
+        );
+    }
+    Ok(())
+}

@@ -1,0 +1,376 @@
+//! Web sessions (cookie) and app tokens (bearer): random tokens stored as hashes, bound to one
+//! tenant and one account, revoked by deleting their rows.
+
+use axum::extract::{FromRef, FromRequestParts};
+use axum::http::request::Parts;
+use axum::http::{HeaderMap, HeaderValue, header};
+use chrono::{Duration, Utc};
+use mep24web_entities::{account, employee, session};
+use sea_orm::{ActiveModelTrait, ColumnTrait, ConnectionTrait, DbErr, QueryFilter, Set};
+
+use crate::db::Scoped;
+use crate::error::Error;
+use crate::state::AppState;
+use crate::tenant::{TenantContext, TenantId};
+use crate::tokens;
+
+/// Lifetime of a web session, in hours.
+pub const WEB_SESSION_HOURS: i64 = 12;
+/// Lifetime of an app token, in days.
+pub const APP_TOKEN_DAYS: i64 = 90;
+
+/// Kind of a session row.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum SessionKind {
+    Web,
+    App,
+}
+
+impl SessionKind {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Web => "web",
+            Self::App => "app",
+        }
+    }
+}
+
+/// Returns the session cookie name; under https the `__Host-` prefix makes browsers insist on
+/// `Secure`, `Path=/` and no `Domain`.
+pub fn cookie_name(https: bool) -> &'static str {
+    if https {
+        "__Host-mep24web_session"
+    } else {
+        "mep24web_session"
+    }
+}
+
+/// Builds the `Set-Cookie` value for a new session: host-only, `HttpOnly`, `SameSite=Lax`, and
+/// `Secure` under https.
+pub fn session_cookie(token: &str, https: bool) -> HeaderValue {
+    let secure = if https { "; Secure" } else { "" };
+    let value = format!(
+        "{}={token}; Path=/; HttpOnly; SameSite=Lax; Max-Age={}{secure}",
+        cookie_name(https),
+        WEB_SESSION_HOURS * 3600
+    );
+    HeaderValue::from_str(&value).unwrap_or_else(|_| HeaderValue::from_static(""))
+}
+
+/// Builds the `Set-Cookie` value that removes the session cookie.
+pub fn clear_session_cookie(https: bool) -> HeaderValue {
+    let secure = if https { "; Secure" } else { "" };
+    let value = format!(
+        "{}=; Path=/; HttpOnly; SameSite=Lax; Max-Age=0{secure}",
+        cookie_name(https)
+    );
+    HeaderValue::from_str(&value).unwrap_or_else(|_| HeaderValue::from_static(""))
+}
+
+/// Returns the value of a cookie from the request headers.
+pub fn read_cookie(headers: &HeaderMap, name: &str) -> Option<String> {
+    headers
+        .get_all(header::COOKIE)
+        .iter()
+        .filter_map(|value| value.to_str().ok())
+        .flat_map(|value| value.split(';'))
+        .filter_map(|pair| pair.trim().split_once('='))
+        .find(|(key, _)| *key == name)
+        .map(|(_, value)| value.to_owned())
+}
+
+/// Creates a session row and returns the token to hand to the client.
+pub async fn create<C: ConnectionTrait>(
+    conn: &C,
+    tenant_id: TenantId,
+    account_id: i64,
+    kind: SessionKind,
+) -> Result<String, DbErr> {
+    let token = tokens::generate();
+    let now = Utc::now();
+    let expires_at = match kind {
+        SessionKind::Web => now + Duration::hours(WEB_SESSION_HOURS),
+        SessionKind::App => now + Duration::days(APP_TOKEN_DAYS),
+    };
+    session::ActiveModel {
+        tenant_id: Set(tenant_id.get()),
+        account_id: Set(account_id),
+        kind: Set(kind.as_str().to_owned()),
+        token_hash: Set(tokens::hash(&token)),
+        created_at: Set(now),
+        expires_at: Set(expires_at),
+        last_seen_at: Set(now),
+        ..Default::default()
+    }
+    .insert(conn)
+    .await?;
+    Ok(token)
+}
+
+/// Deletes one session by its token.
+pub async fn revoke<C: ConnectionTrait>(
+    conn: &C,
+    tenant_id: TenantId,
+    token: &str,
+) -> Result<(), DbErr> {
+    Scoped::new(conn, tenant_id)
+        .delete_many::<session::Entity>()
+        .filter(session::Column::TokenHash.eq(tokens::hash(token)))
+        .exec(conn)
+        .await?;
+    Ok(())
+}
+
+/// Deletes every web session and app token of an account, so deactivation takes effect on the
+/// next request.
+pub async fn revoke_all_for_account<C: ConnectionTrait>(
+    conn: &C,
+    tenant_id: TenantId,
+    account_id: i64,
+) -> Result<u64, DbErr> {
+    let result = Scoped::new(conn, tenant_id)
+        .delete_many::<session::Entity>()
+        .filter(session::Column::AccountId.eq(account_id))
+        .exec(conn)
+        .await?;
+    Ok(result.rows_affected)
+}
+
+/// A signed-in account with its session, for the current tenant.
+#[derive(Clone, Debug)]
+pub struct Authenticated {
+    pub account: account::Model,
+    pub session_id: i64,
+    pub tenant: TenantContext,
+}
+
+impl Authenticated {
+    pub fn is_planner(&self) -> bool {
+        self.account.kind == "planner"
+    }
+
+    pub fn is_administrator(&self) -> bool {
+        self.is_planner() && self.account.role.as_deref() == Some("administrator")
+    }
+}
+
+/// Why a stored session or token no longer counts.
+#[derive(Debug, PartialEq, Eq)]
+pub enum Rejection {
+    Missing,
+    Inactive,
+}
+
+/// Looks up a session token for the current tenant and checks that the account may still use
+/// it: active, not departed, not expired. A session of another tenant is not found. A session
+/// whose account lost access is deleted on the spot.
+pub async fn authenticate<C: ConnectionTrait>(
+    conn: &C,
+    tenant: &TenantContext,
+    token: &str,
+    kind: SessionKind,
+) -> Result<Result<Authenticated, Rejection>, DbErr> {
+    if !tokens::looks_valid(token) || tenant.suspended {
+        return Ok(Err(Rejection::Missing));
+    }
+    let scope = Scoped::new(conn, tenant.id);
+    let Some(row) = scope
+        .find::<session::Entity>()
+        .filter(session::Column::TokenHash.eq(tokens::hash(token)))
+        .filter(session::Column::Kind.eq(kind.as_str()))
+        .one(conn)
+        .await?
+    else {
+        return Ok(Err(Rejection::Missing));
+    };
+    let now = Utc::now();
+    if row.expires_at <= now {
+        scope
+            .delete_many::<session::Entity>()
+            .filter(session::Column::Id.eq(row.id))
+            .exec(conn)
+            .await?;
+        return Ok(Err(Rejection::Missing));
+    }
+    let Some(account) = scope.find_by_id::<account::Entity>(row.account_id).await? else {
+        return Ok(Err(Rejection::Missing));
+    };
+    if !may_sign_in(conn, tenant, &account).await? {
+        revoke_all_for_account(conn, tenant.id, account.id).await?;
+        return Ok(Err(Rejection::Inactive));
+    }
+    if now - row.last_seen_at > Duration::minutes(1) {
+        scope
+            .update_many::<session::Entity>()
+            .col_expr(session::Column::LastSeenAt, sea_orm::sea_query::Expr::value(now))
+            .filter(session::Column::Id.eq(row.id))
+            .exec(conn)
+            .await?;
+    }
+    Ok(Ok(Authenticated {
+        account,
+        session_id: row.id,
+        tenant: tenant.clone(),
+    }))
+}
+
+/// Returns true when the account is active and, for an employee, has not departed: access ends
+/// after the exit date in the tenant's time zone.
+pub async fn may_sign_in<C: ConnectionTrait>(
+    conn: &C,
+    tenant: &TenantContext,
+    account: &account::Model,
+) -> Result<bool, DbErr> {
+    if !account.active || tenant.suspended {
+        return Ok(false);
+    }
+    let Some(employee_id) = account.employee_id else {
+        return Ok(true);
+    };
+    let employee = Scoped::new(conn, tenant.id)
+        .find_by_id::<employee::Entity>(employee_id)
+        .await?;
+    Ok(match employee {
+        Some(employee) => !is_departed(employee.exit_date, tenant.today()),
+        None => false,
+    })
+}
+
+/// Returns true when an employee with this exit date has departed by `today`.
+pub fn is_departed(exit_date: Option<chrono::NaiveDate>, today: chrono::NaiveDate) -> bool {
+    exit_date.is_some_and(|exit| exit < today)
+}
+
+async fn from_cookie<S>(parts: &mut Parts, state: &S) -> Result<Authenticated, Error>
+where
+    AppState: FromRef<S>,
+    S: Send + Sync,
+{
+    let app = AppState::from_ref(state);
+    let tenant = TenantContext::from_request_parts(parts, state).await?;
+    let Some(token) = read_cookie(&parts.headers, cookie_name(app.urls.is_https())) else {
+        return Err(Error::LoginRequired);
+    };
+    match authenticate(&app.db, &tenant, &token, SessionKind::Web).await? {
+        Ok(signed_in) => Ok(signed_in),
+        Err(_) => Err(Error::LoginRequired),
+    }
+}
+
+/// Any signed-in account, including one that must change its password first.
+pub struct SignedIn(pub Authenticated);
+
+impl<S> FromRequestParts<S> for SignedIn
+where
+    AppState: FromRef<S>,
+    S: Send + Sync,
+{
+    type Rejection = Error;
+
+    async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, Self::Rejection> {
+        Ok(Self(from_cookie(parts, state).await?))
+    }
+}
+
+/// A signed-in planner user of the main program.
+pub struct Planner(pub Authenticated);
+
+impl<S> FromRequestParts<S> for Planner
+where
+    AppState: FromRef<S>,
+    S: Send + Sync,
+{
+    type Rejection = Error;
+
+    async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, Self::Rejection> {
+        let signed_in = from_cookie(parts, state).await?;
+        if signed_in.account.must_change_password {
+            return Err(Error::MustChangePassword);
+        }
+        if !signed_in.is_planner() {
+            return Err(Error::Forbidden);
+        }
+        Ok(Self(signed_in))
+    }
+}
+
+/// A signed-in planner with the Administrator role, the only one who reaches Konfiguration.
+pub struct Administrator(pub Authenticated);
+
+impl<S> FromRequestParts<S> for Administrator
+where
+    AppState: FromRef<S>,
+    S: Send + Sync,
+{
+    type Rejection = Error;
+
+    async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, Self::Rejection> {
+        let Planner(signed_in) = Planner::from_request_parts(parts, state).await?;
+        if !signed_in.is_administrator() {
+            return Err(Error::Forbidden);
+        }
+        Ok(Self(signed_in))
+    }
+}
+
+/// A signed-in employee of the portal.
+pub struct Employee(pub Authenticated);
+
+impl<S> FromRequestParts<S> for Employee
+where
+    AppState: FromRef<S>,
+    S: Send + Sync,
+{
+    type Rejection = Error;
+
+    async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, Self::Rejection> {
+        let signed_in = from_cookie(parts, state).await?;
+        if signed_in.account.must_change_password {
+            return Err(Error::MustChangePassword);
+        }
+        if signed_in.is_planner() {
+            return Err(Error::Forbidden);
+        }
+        Ok(Self(signed_in))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn read_cookie_finds_named_value() {
+        let mut headers = HeaderMap::new();
+        headers.insert(
+            header::COOKIE,
+            HeaderValue::from_static("a=1; mep24web_session=abc; b=2"),
+        );
+        assert_eq!(
+            read_cookie(&headers, "mep24web_session").as_deref(),
+            Some("abc")
+        );
+        assert_eq!(read_cookie(&headers, "missing"), None);
+    }
+
+    #[test]
+    fn session_cookie_is_host_only() {
+        let cookie = session_cookie("tok", true);
+        let text = cookie.to_str().unwrap();
+        assert!(text.starts_with("__Host-mep24web_session=tok;"));
+        assert!(text.contains("HttpOnly"));
+        assert!(text.contains("SameSite=Lax"));
+        assert!(text.contains("Secure"));
+        assert!(!text.contains("Domain"));
+        assert!(!session_cookie("tok", false).to_str().unwrap().contains("Secure"));
+    }
+
+    #[test]
+    fn departed_after_exit_date_only() {
+        let today = chrono::NaiveDate::from_ymd_opt(2026, 12, 4).unwrap();
+        let yesterday = chrono::NaiveDate::from_ymd_opt(2026, 12, 3).unwrap();
+        assert!(!is_departed(None, today));
+        assert!(!is_departed(Some(today), today));
+        assert!(is_departed(Some(yesterday), today));
+    }
+}
