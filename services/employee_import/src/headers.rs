@@ -132,15 +132,19 @@ pub(crate) struct HeaderMap {
 }
 
 impl HeaderMap {
-    /// Maps the cleaned cells of the header line.
+    /// Maps the cleaned cells of the header line, given in file order.
     ///
     /// When two cells name the same column, the left one is used and the right one ignored.
     /// Returns `NoHeader` when no cell is recognised and `MissingColumns` when a required
     /// column is absent.
-    pub(crate) fn from_cells(cells: &[String]) -> Result<Self, FileError> {
+    pub(crate) fn from_cells<S: AsRef<str>>(
+        cells: impl IntoIterator<Item = S>,
+    ) -> Result<Self, FileError> {
         let mut positions: Vec<(Column, usize)> = Vec::new();
-        for (position, cell) in cells.iter().enumerate() {
-            let Some(column) = Column::from_header(cell) else {
+        let mut field_count = 0;
+        for (position, cell) in cells.into_iter().enumerate() {
+            field_count = position + 1;
+            let Some(column) = Column::from_header(cell.as_ref()) else {
                 continue;
             };
             // NOTE: a file with both "Name" (meant as the full name) and "Nachname" imports
@@ -162,7 +166,7 @@ impl HeaderMap {
         }
 
         Ok(HeaderMap {
-            field_count: cells.len(),
+            field_count,
             positions,
         })
     }
@@ -189,10 +193,6 @@ impl HeaderMap {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    fn cells(names: &[&str]) -> Vec<String> {
-        names.iter().map(|name| (*name).to_owned()).collect()
-    }
 
     #[test]
     fn header_variants_map_to_columns() {
@@ -274,8 +274,8 @@ mod tests {
 
     #[test]
     fn header_map_positions_and_order() {
-        let header = cells(&["Bemerkung", "Vorname", "Nachname", "", "Personalnummer"]);
-        let Ok(map) = HeaderMap::from_cells(&header) else {
+        let header = ["Bemerkung", "Vorname", "Nachname", "", "Personalnummer"];
+        let Ok(map) = HeaderMap::from_cells(header) else {
             panic!("header not recognised");
         };
         assert_eq!(map.field_count(), 5);
@@ -291,8 +291,8 @@ mod tests {
 
     #[test]
     fn header_map_left_duplicate_wins() {
-        let header = cells(&["Personalnummer", "Name", "Vorname", "Nachname"]);
-        let Ok(map) = HeaderMap::from_cells(&header) else {
+        let header = ["Personalnummer", "Name", "Vorname", "Nachname"];
+        let Ok(map) = HeaderMap::from_cells(header) else {
             panic!("header not recognised");
         };
         assert_eq!(map.position(Column::LastName), Some(1));
@@ -304,7 +304,7 @@ mod tests {
 
     #[test]
     fn header_map_lists_all_missing_required() {
-        let result = HeaderMap::from_cells(&cells(&["E-Mail", "Filiale"]));
+        let result = HeaderMap::from_cells(["E-Mail", "Filiale"]);
         assert_eq!(
             result,
             Err(FileError::MissingColumns(vec![
@@ -313,7 +313,7 @@ mod tests {
                 Column::FirstName,
             ]))
         );
-        let result = HeaderMap::from_cells(&cells(&["Vorname", "Pers.-Nr."]));
+        let result = HeaderMap::from_cells(["Vorname", "Pers.-Nr."]);
         assert_eq!(
             result,
             Err(FileError::MissingColumns(vec![Column::LastName]))
@@ -322,7 +322,7 @@ mod tests {
 
     #[test]
     fn header_map_without_known_columns_is_no_header() {
-        let result = HeaderMap::from_cells(&cells(&["Mitarbeiterliste Stand 01.03.2024"]));
+        let result = HeaderMap::from_cells(["Mitarbeiterliste Stand 01.03.2024"]);
         assert_eq!(result, Err(FileError::NoHeader));
     }
 

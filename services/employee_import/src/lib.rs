@@ -67,10 +67,11 @@ pub fn parse(bytes: &[u8]) -> Result<ParsedImport, FileError> {
     let delimiter = records::detect_delimiter(&text);
     let mut reader = records::RecordReader::new(&text, delimiter);
     let header = match reader.next_record()? {
-        Some(record) if record.line == 1 && !record.is_blank() => record,
+        Some(record) if record.line == 1 && !record.is_blank() => {
+            headers::HeaderMap::from_cells(record.cells())?
+        }
         _ => return Err(FileError::NoHeader),
     };
-    let header = headers::HeaderMap::from_cells(&header.cells)?;
 
     let mut validator = validate::Validator::default();
     let mut rows = Vec::new();

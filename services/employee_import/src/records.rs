@@ -12,18 +12,43 @@ use unicode_normalization::UnicodeNormalization;
 
 use crate::FileError;
 
-/// One record of the file with its cells trimmed, unwrapped and NFC-normalized.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub(crate) struct Record {
+/// One record of the file, borrowed from the reader until the next call.
+///
+/// Cells are cleaned when they are read, so that a line of millions of empty fields costs no
+/// more than the `csv` crate's own buffers.
+#[derive(Debug)]
+pub(crate) struct Record<'r> {
     /// 1-based physical line on which the record starts.
     pub(crate) line: usize,
-    pub(crate) cells: Vec<String>,
+    fields: &'r csv::StringRecord,
 }
 
-impl Record {
+impl Record<'_> {
+    pub(crate) fn field_count(&self) -> usize {
+        self.fields.len()
+    }
+
+    /// Returns the cleaned cell at a zero-based position, or `None` if the record is shorter.
+    pub(crate) fn cell(&self, position: usize) -> Option<String> {
+        self.fields.get(position).map(clean_cell)
+    }
+
+    /// Returns all cells, cleaned, in file order.
+    pub(crate) fn cells(&self) -> impl Iterator<Item = String> + '_ {
+        self.fields.iter().map(clean_cell)
+    }
+
     /// Returns whether every cell is empty after cleaning, as on a line of only delimiters.
     pub(crate) fn is_blank(&self) -> bool {
-        self.cells.iter().all(String::is_empty)
+        !self.has_content_from(0)
+    }
+
+    /// Returns whether any cell at `position` or later is non-empty after cleaning.
+    pub(crate) fn has_content_from(&self, position: usize) -> bool {
+        self.fields
+            .iter()
+            .skip(position)
+            .any(|raw| !clean_cell(raw).is_empty())
     }
 }
 
@@ -101,7 +126,7 @@ impl<'a> RecordReader<'a> {
     /// Returns the next record, skipping lines that contain nothing but a line break.
     ///
     /// Lines of whitespace or delimiters are returned, and `Record::is_blank` tells them apart.
-    pub(crate) fn next_record(&mut self) -> Result<Option<Record>, FileError> {
+    pub(crate) fn next_record(&mut self) -> Result<Option<Record<'_>>, FileError> {
         match self.reader.read_record(&mut self.record) {
             Ok(true) => {}
             Ok(false) => return Ok(None),
@@ -121,8 +146,10 @@ impl<'a> RecordReader<'a> {
         });
         let line = self.lines.line_at(self.text, stop.saturating_add(skipped));
 
-        let cells = self.record.iter().map(clean_cell).collect();
-        Ok(Some(Record { line, cells }))
+        Ok(Some(Record {
+            line,
+            fields: &self.record,
+        }))
     }
 }
 
@@ -169,7 +196,7 @@ mod tests {
         let mut records = Vec::new();
         loop {
             match reader.next_record() {
-                Ok(Some(record)) => records.push((record.line, record.cells)),
+                Ok(Some(record)) => records.push((record.line, record.cells().collect())),
                 Ok(None) => return records,
                 Err(error) => panic!("read failed: {error:?}"),
             }
@@ -292,13 +319,26 @@ mod tests {
 
     #[test]
     fn records_blank_detection() {
-        let records: Vec<bool> = {
-            let mut reader = RecordReader::new("a;b\n   \n;\n ; \t\nc;\n", b';');
-            std::iter::from_fn(|| reader.next_record().ok().flatten())
-                .map(|record| record.is_blank())
-                .collect()
+        let mut reader = RecordReader::new("a;b\n   \n;\n ; \t\n=\"\";\nc;\n", b';');
+        let mut blank = Vec::new();
+        while let Ok(Some(record)) = reader.next_record() {
+            blank.push(record.is_blank());
+        }
+        assert_eq!(blank, [false, true, true, true, true, false]);
+    }
+
+    #[test]
+    fn records_content_after_position() {
+        let mut reader = RecordReader::new("a;b;;  ;\nc;d;e\n", b';');
+        let Ok(Some(record)) = reader.next_record() else {
+            panic!("first record missing");
         };
-        assert_eq!(records, [false, true, true, true, false]);
+        assert_eq!(record.field_count(), 5);
+        assert!(record.has_content_from(1));
+        assert!(!record.has_content_from(2));
+        assert!(!record.has_content_from(9));
+        assert_eq!(record.cell(1).as_deref(), Some("b"));
+        assert_eq!(record.cell(5), None);
     }
 
     #[test]

@@ -32,7 +32,7 @@ impl Validator {
     pub(crate) fn check(
         &mut self,
         header: &HeaderMap,
-        record: &Record,
+        record: &Record<'_>,
     ) -> Result<ImportRow, Vec<Problem>> {
         if let Some(problem) = field_count_problem(header, record) {
             return Err(vec![problem]);
@@ -99,13 +99,12 @@ impl Validator {
 }
 
 /// Rows may lack trailing fields, and may have extra fields only if those are empty.
-fn field_count_problem(header: &HeaderMap, record: &Record) -> Option<Problem> {
+fn field_count_problem(header: &HeaderMap, record: &Record<'_>) -> Option<Problem> {
     let expected = header.field_count();
-    let found = record.cells.len();
-    let extra_cells = record.cells.get(expected..).unwrap_or_default();
-    if extra_cells.iter().all(String::is_empty) {
+    if !record.has_content_from(expected) {
         return None;
     }
+    let found = record.field_count();
     let kind = ProblemKind::WrongFieldCount { expected, found };
     Some(Problem::row(record.line, kind))
 }
@@ -113,16 +112,16 @@ fn field_count_problem(header: &HeaderMap, record: &Record) -> Option<Problem> {
 /// Problems collected while reading the cells of one row.
 struct RowCheck<'a> {
     header: &'a HeaderMap,
-    record: &'a Record,
+    record: &'a Record<'a>,
     problems: Vec<Problem>,
 }
 
 impl RowCheck<'_> {
     /// Returns the non-empty cell of `column`, or `None` if the file lacks the column, the row
     /// lacks the field or the cell is empty.
-    fn cell(&self, column: Column) -> Option<&str> {
+    fn cell(&self, column: Column) -> Option<String> {
         let position = self.header.position(column)?;
-        let value = self.record.cells.get(position)?;
+        let value = self.record.cell(position)?;
         if value.is_empty() { None } else { Some(value) }
     }
 
@@ -157,7 +156,7 @@ impl RowCheck<'_> {
     }
 
     fn email(&mut self) -> Option<String> {
-        let value = self.cell(Column::Email)?.to_owned();
+        let value = self.cell(Column::Email)?;
         if is_valid_email(&value) {
             return Some(value);
         }
@@ -166,7 +165,7 @@ impl RowCheck<'_> {
     }
 
     fn date(&mut self, column: Column) -> Option<NaiveDate> {
-        let value = self.cell(column)?.to_owned();
+        let value = self.cell(column)?;
         let date = parse_date(&value);
         if date.is_none() {
             self.report(column, ProblemKind::InvalidDate, Some(&value));
@@ -179,7 +178,7 @@ impl RowCheck<'_> {
             return;
         };
         if exit < entry {
-            let value = self.cell(Column::ExitDate).map(str::to_owned);
+            let value = self.cell(Column::ExitDate);
             self.report(
                 Column::ExitDate,
                 ProblemKind::ExitBeforeEntry,
@@ -189,7 +188,7 @@ impl RowCheck<'_> {
     }
 
     fn language(&mut self) -> Option<Language> {
-        let value = self.cell(Column::Language)?.to_owned();
+        let value = self.cell(Column::Language)?;
         let language = Language::from_cell(&value);
         if language.is_none() {
             self.report(Column::Language, ProblemKind::InvalidLanguage, Some(&value));
