@@ -71,10 +71,49 @@ struct Catalog {
     en: HashMap<String, String>,
 }
 
+/// Locale files per area, so each area's texts live in their own file.
+const AREAS: [&str; 8] = [
+    "common",
+    "portal",
+    "masterdata",
+    "import",
+    "invitations",
+    "security",
+    "settings",
+    "app_api",
+];
+
+macro_rules! locale_files {
+    ($lang:literal) => {
+        [
+            include_str!(concat!("../locales/", $lang, "/common.toml")),
+            include_str!(concat!("../locales/", $lang, "/portal.toml")),
+            include_str!(concat!("../locales/", $lang, "/masterdata.toml")),
+            include_str!(concat!("../locales/", $lang, "/import.toml")),
+            include_str!(concat!("../locales/", $lang, "/invitations.toml")),
+            include_str!(concat!("../locales/", $lang, "/security.toml")),
+            include_str!(concat!("../locales/", $lang, "/settings.toml")),
+            include_str!(concat!("../locales/", $lang, "/app_api.toml")),
+        ]
+    };
+}
+
 static CATALOG: LazyLock<Catalog> = LazyLock::new(|| Catalog {
-    de: flatten(include_str!("../locales/de.toml")),
-    en: flatten(include_str!("../locales/en.toml")),
+    de: flatten_all(&locale_files!("de")),
+    en: flatten_all(&locale_files!("en")),
 });
+
+fn flatten_all(sources: &[&str; AREAS.len()]) -> HashMap<String, String> {
+    let mut map = HashMap::new();
+    for (area, source) in AREAS.iter().zip(sources) {
+        for (key, value) in flatten(source) {
+            if map.insert(key.clone(), value).is_some() {
+                tracing::error!(area, key, "locale key defined twice");
+            }
+        }
+    }
+    map
+}
 
 fn flatten(source: &str) -> HashMap<String, String> {
     let mut map = HashMap::new();

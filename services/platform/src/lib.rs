@@ -15,6 +15,7 @@ pub mod tenant;
 pub mod tokens;
 pub mod urls;
 pub mod username;
+pub mod web;
 
 pub use error::Error;
 pub use state::AppState;
