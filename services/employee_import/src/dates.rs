@@ -7,7 +7,7 @@ const MIN_YEAR: i32 = 1900;
 /// Latest year accepted, for the same reason as `MIN_YEAR`.
 const MAX_YEAR: i32 = 2099;
 
-/// Parses `dd.mm.yyyy`, `d.m.yyyy` or ISO `yyyy-mm-dd`; returns `None` for anything else.
+/// Parses `dd.mm.yyyy`, `d.m.yyyy` or ISO `yyyy-mm-dd`, and returns `None` for anything else.
 ///
 /// Day and month may have one or two digits in both forms and the year must have four, so
 /// `01.03.24` is rejected instead of being guessed as 1924 or 2024. Dates that do not exist

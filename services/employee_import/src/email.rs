@@ -3,7 +3,7 @@
 //! The check catches typing and export mistakes, such as a missing `@`, two addresses in one
 //! cell or a display name in front of the address. It does not prove that the mailbox exists.
 
-/// Maximum length of an address in characters (RFC 5321 path limit minus the angle brackets).
+/// Maximum address length. RFC 5321 limits a path, including its angle brackets, to 256 octets.
 const MAX_ADDRESS_CHARS: usize = 254;
 /// Maximum length of the part before the `@` (RFC 5321).
 const MAX_LOCAL_PART_CHARS: usize = 64;
@@ -12,10 +12,10 @@ const MAX_LABEL_CHARS: usize = 63;
 
 /// Returns whether `address` has the shape `local@domain.tld`.
 ///
-/// The local part accepts letters, digits (both including non-ASCII ones) and the RFC 5322
-/// atext symbols, with dots only between other characters; quoted local parts are rejected.
-/// The domain needs at least two labels of letters, digits and inner hyphens, and a top-level
-/// label that is not all digits, so IP literals are rejected.
+/// The local part accepts letters and digits, including non-ASCII ones, and the RFC 5322 atext
+/// symbols, with dots only between other characters. Quoted local parts are rejected. The
+/// domain needs at least two labels of letters, digits and inner hyphens. Its last label must
+/// not be all digits, so IP addresses are rejected. Lengths are counted in characters.
 pub(crate) fn is_valid_email(address: &str) -> bool {
     if address.chars().count() > MAX_ADDRESS_CHARS {
         return false;

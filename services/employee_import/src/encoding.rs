@@ -1,9 +1,10 @@
 //! Character encoding detection and decoding of the uploaded bytes.
 //!
 //! Excel on Windows saves "CSV (Trennzeichen-getrennt)" in Windows-1252 and "CSV UTF-8" with a
-//! byte order mark; payroll exports are usually UTF-8 without one. Bytes that are valid UTF-8 are
-//! read as UTF-8, everything else as Windows-1252, which maps every byte to some character and
-//! so never fails.
+//! byte order mark, and payroll exports are usually UTF-8 without one. Bytes that are valid
+//! UTF-8 are read as UTF-8, everything else as Windows-1252. Decoding Windows-1252 cannot fail,
+//! because encoding_rs follows the WHATWG Encoding Standard, which maps the five undefined bytes
+//! to C1 control characters.
 
 use std::borrow::Cow;
 
@@ -22,7 +23,7 @@ const OLE2_SIGNATURE: &[u8] = b"\xD0\xCF\x11\xE0\xA1\xB1\x1A\xE1";
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize)]
 #[serde(rename_all = "snake_case")]
 pub enum SourceEncoding {
-    /// UTF-8 without a byte order mark; plain ASCII files are reported as this.
+    /// UTF-8 without a byte order mark. Plain ASCII files are reported as this.
     Utf8,
     /// UTF-8 that starts with the byte order mark EF BB BF, which is removed before parsing.
     /// Invalid byte sequences after the mark become U+FFFD and are then reported as
@@ -100,7 +101,7 @@ mod tests {
     }
 
     #[test]
-    fn decode_invalid_utf8_after_bom_uses_replacement() {
+    fn decode_bom_invalid_utf8_replaced() {
         let (text, encoding) = decode_ok(b"\xEF\xBB\xBFM\xFCller");
         assert_eq!(text, "M\u{FFFD}ller");
         assert_eq!(encoding, SourceEncoding::Utf8Bom);
@@ -111,6 +112,15 @@ mod tests {
         let (text, encoding) = decode_ok(b"J\xFCrgen;Wei\xDF;\xC4\xD6\xDC\xE4\xF6;\x80");
         assert_eq!(text, "Jürgen;Weiß;ÄÖÜäö;€");
         assert_eq!(encoding, SourceEncoding::Windows1252);
+    }
+
+    #[test]
+    fn decode_windows1252_maps_every_byte() {
+        let all_bytes: Vec<u8> = (0..=u8::MAX).collect();
+        let (text, had_errors) = WINDOWS_1252.decode_without_bom_handling(&all_bytes);
+        assert!(!had_errors);
+        assert_eq!(text.chars().count(), 256);
+        assert!(!text.contains(char::REPLACEMENT_CHARACTER));
     }
 
     #[test]

@@ -29,7 +29,7 @@ pub enum FileError {
 }
 
 impl FileError {
-    /// Stable snake_case identifier, equal to the serialized `code`; the UI maps it to a text.
+    /// Stable snake_case identifier, equal to the serialized `code`. The UI maps it to a text.
     pub fn code(&self) -> &'static str {
         match self {
             FileError::Empty => "empty",

@@ -47,7 +47,7 @@ impl Column {
     pub const REQUIRED: [Column; 3] =
         [Column::PersonnelNumber, Column::LastName, Column::FirstName];
 
-    /// Stable snake_case identifier, also used as the serde name; the UI maps it to a label.
+    /// Stable snake_case identifier, also used as the serde name. The UI maps it to a label.
     pub fn code(&self) -> &'static str {
         match self {
             Column::PersonnelNumber => "personnel_number",

@@ -42,7 +42,7 @@ pub struct ParsedImport {
     /// Detected delimiter: `b';'`, `b','` or `b'\t'`.
     pub delimiter: u8,
     pub encoding: SourceEncoding,
-    /// Recognised columns in file order; each column appears once.
+    /// Recognised columns in file order. A column named twice appears once, at its first place.
     pub columns: Vec<Column>,
 }
 
@@ -51,7 +51,8 @@ pub struct ParsedImport {
 /// Accepts UTF-8 with or without byte order mark and Windows-1252, with `;`, `,` or tab as
 /// delimiter (detected on the header line), and CRLF, LF or CR line ends. The first line must
 /// be the header. Blank lines, including lines of only delimiters and whitespace, are skipped.
-/// Never panics, whatever the input.
+/// Malformed input yields problems or a `FileError`, not a panic, which the tests check with
+/// random bytes and random CSV-like text.
 pub fn parse(bytes: &[u8]) -> Result<ParsedImport, FileError> {
     if bytes.len() > MAX_FILE_BYTES {
         return Err(FileError::TooLarge);

@@ -7,7 +7,7 @@ use crate::Column;
 /// Maximum number of characters of a cell copied into `Problem::value`.
 const MAX_PROBLEM_VALUE_CHARS: usize = 200;
 
-/// A problem in one row; the row is then left out of `ParsedImport::rows`.
+/// A problem in one row, which leaves the row out of `ParsedImport::rows`.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct Problem {
     /// 1-based physical line on which the row starts.
@@ -52,7 +52,7 @@ fn shorten(value: &str) -> String {
     }
 }
 
-/// What is wrong with a row or cell. Serialized as `{"code": "...", ...fields}`.
+/// Kind of problem in a row or cell, serialized as `{"code": "...", ...fields}`.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 #[serde(tag = "code", rename_all = "snake_case")]
 pub enum ProblemKind {
@@ -86,7 +86,7 @@ pub enum ProblemKind {
 }
 
 impl ProblemKind {
-    /// Stable snake_case identifier, equal to the serialized `code`; the UI maps it to a text.
+    /// Stable snake_case identifier, equal to the serialized `code`. The UI maps it to a text.
     pub fn code(&self) -> &'static str {
         match self {
             ProblemKind::MissingValue => "missing_value",

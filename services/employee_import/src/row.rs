@@ -11,7 +11,7 @@ pub struct ImportRow {
     /// 1-based physical line on which the row starts. The header is line 1, and a quoted
     /// field with line breaks makes a row span several lines.
     pub line: usize,
-    /// Unique within the file, compared case-sensitively; at most 32 characters.
+    /// Unique within the file, compared case-sensitively. At most 32 characters.
     pub personnel_number: String,
     /// At most 100 characters.
     pub last_name: String,
@@ -19,12 +19,12 @@ pub struct ImportRow {
     pub first_name: String,
     /// Syntactically valid address as typed, not lower-cased.
     pub email: Option<String>,
-    /// Free text of at most 40 characters; the digits are not checked.
+    /// Free text of at most 40 characters. Digits and format are not checked.
     pub phone: Option<String>,
     pub entry_date: Option<NaiveDate>,
     /// Not earlier than `entry_date` when both are present.
     pub exit_date: Option<NaiveDate>,
-    /// "Filiale" as typed, at most 100 characters; not matched against existing branches.
+    /// "Filiale" as typed, at most 100 characters. It is not matched against existing branches.
     pub branch: Option<String>,
     /// "Abteilung" as typed, at most 100 characters.
     pub department: Option<String>,
@@ -40,7 +40,7 @@ pub enum Language {
 }
 
 impl Language {
-    /// Reads a language cell case-insensitively; returns `None` for unknown words.
+    /// Reads a language cell case-insensitively, and returns `None` for unknown words.
     pub(crate) fn from_cell(value: &str) -> Option<Language> {
         match value.to_lowercase().as_str() {
             "de" | "deutsch" | "german" => Some(Language::De),

@@ -165,7 +165,7 @@ fn parse_quoted_newline_line_numbers() {
 }
 
 #[test]
-fn parse_quoted_newline_in_name_is_invalid_character() {
+fn parse_newline_in_name_invalid() {
     let parsed = parse_rows("1;\"Müller\nSchmidt\";Anna;;;;;;;\n2;Roth;Mia;;;;;;;\n");
     assert_eq!(
         problem_codes(&parsed),
@@ -285,7 +285,8 @@ fn parse_exit_without_entry_is_valid() {
 #[test]
 fn parse_duplicate_personnel_numbers() {
     let parsed = parse_ok(
-        b"Personalnummer;Nachname;Vorname\nA1;Kaya;Elif\na1;Roth;Mia\n A1 ;Wolf;Ben\n\nA1;Lang;Ida\n",
+        b"Personalnummer;Nachname;Vorname\n\
+          A1;Kaya;Elif\na1;Roth;Mia\n A1 ;Wolf;Ben\n\nA1;Lang;Ida\n",
     );
     let kinds: Vec<(usize, ProblemKind)> = parsed
         .problems
@@ -334,7 +335,7 @@ fn parse_wrong_field_count() {
 }
 
 #[test]
-fn parse_short_rows_and_empty_extra_fields_are_valid() {
+fn parse_accepts_short_and_padded_rows() {
     let parsed =
         parse_ok(b"Personalnummer;Nachname;Vorname;E-Mail;Filiale\n1;Kaya;Elif\n2;Roth;Mia;;;;\n");
     assert_eq!(parsed.problems, []);
@@ -418,7 +419,10 @@ fn parse_invalid_language() {
 
 #[test]
 fn parse_invalid_characters() {
-    let parsed = parse_ok(b"\xEF\xBB\xBFPersonalnummer;Nachname;Vorname;Telefon\n1;M\xFCller;Hans;\n2;Roth;Mia;0621\x07\n");
+    let parsed = parse_ok(
+        b"\xEF\xBB\xBFPersonalnummer;Nachname;Vorname;Telefon\n\
+          1;M\xFCller;Hans;\n2;Roth;Mia;0621\x07\n",
+    );
     assert_eq!(
         problem_codes(&parsed),
         [

@@ -124,7 +124,7 @@ fn parse_utf8_bom_comma_fixture() {
 }
 
 #[test]
-fn parse_utf8_bom_line_numbers_after_quoted_newline() {
+fn parse_utf8_bom_line_numbers() {
     let parsed = parse_fixture("utf8_bom_comma.csv");
     let lines: Vec<usize> = parsed.rows.iter().map(|row| row.line).collect();
     assert_eq!(lines, [2, 3, 5, 6]);
