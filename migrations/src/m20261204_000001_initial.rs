@@ -196,7 +196,10 @@ fn tenant_column<T: IntoIden>(name: T) -> ColumnDef {
 }
 
 /// Builds the foreign key from `table.tenant_id` to `tenants.id`.
-fn tenant_fk<T: IntoIden + Copy + 'static>(table: T, tenant_column: T) -> ForeignKeyCreateStatement {
+fn tenant_fk<T: IntoIden + Copy + 'static>(
+    table: T,
+    tenant_column: T,
+) -> ForeignKeyCreateStatement {
     ForeignKey::create()
         .from(table, tenant_column)
         .to(Tenants::Table, Tenants::Id)
@@ -262,10 +265,19 @@ impl MigrationTrait for Migration {
                             .not_null()
                             .unique_key(),
                     )
-                    .col(ColumnDef::new(Tenants::Slug).string_len(63).not_null().unique_key())
+                    .col(
+                        ColumnDef::new(Tenants::Slug)
+                            .string_len(63)
+                            .not_null()
+                            .unique_key(),
+                    )
                     .col(ColumnDef::new(Tenants::Name).string_len(200).not_null())
                     .col(ColumnDef::new(Tenants::Status).string_len(16).not_null())
-                    .col(ColumnDef::new(Tenants::PrimaryDomain).string_len(253).null())
+                    .col(
+                        ColumnDef::new(Tenants::PrimaryDomain)
+                            .string_len(253)
+                            .null(),
+                    )
                     .col(ColumnDef::new(Tenants::TimeZone).string_len(64).not_null())
                     .col(timestamp(Tenants::CreatedAt))
                     .col(timestamp(Tenants::UpdatedAt))
@@ -287,7 +299,10 @@ impl MigrationTrait for Migration {
                     )
                     .col(ColumnDef::new(TenantDomains::Verified).boolean().not_null())
                     .col(timestamp(TenantDomains::CreatedAt))
-                    .foreign_key(&mut tenant_fk(TenantDomains::Table, TenantDomains::TenantId))
+                    .foreign_key(&mut tenant_fk(
+                        TenantDomains::Table,
+                        TenantDomains::TenantId,
+                    ))
                     .to_owned(),
             )
             .await?;
@@ -302,7 +317,11 @@ impl MigrationTrait for Migration {
                             .not_null()
                             .primary_key(),
                     )
-                    .col(ColumnDef::new(PlatformState::Value).big_integer().not_null())
+                    .col(
+                        ColumnDef::new(PlatformState::Value)
+                            .big_integer()
+                            .not_null(),
+                    )
                     .to_owned(),
             )
             .await?;
@@ -317,17 +336,36 @@ impl MigrationTrait for Migration {
                             .not_null()
                             .primary_key(),
                     )
-                    .col(ColumnDef::new(TenantSettings::MaxFailedLogins).integer().not_null())
-                    .col(ColumnDef::new(TenantSettings::LockoutMinutes).integer().not_null())
-                    .col(ColumnDef::new(TenantSettings::SecurityCode).string_len(64).null())
-                    .col(ColumnDef::new(TenantSettings::ContactEmail).string_len(254).null())
+                    .col(
+                        ColumnDef::new(TenantSettings::MaxFailedLogins)
+                            .integer()
+                            .not_null(),
+                    )
+                    .col(
+                        ColumnDef::new(TenantSettings::LockoutMinutes)
+                            .integer()
+                            .not_null(),
+                    )
+                    .col(
+                        ColumnDef::new(TenantSettings::SecurityCode)
+                            .string_len(64)
+                            .null(),
+                    )
+                    .col(
+                        ColumnDef::new(TenantSettings::ContactEmail)
+                            .string_len(254)
+                            .null(),
+                    )
                     .col(
                         ColumnDef::new(TenantSettings::InvitationValidDays)
                             .integer()
                             .not_null(),
                     )
                     .col(timestamp(TenantSettings::UpdatedAt))
-                    .foreign_key(&mut tenant_fk(TenantSettings::Table, TenantSettings::TenantId))
+                    .foreign_key(&mut tenant_fk(
+                        TenantSettings::Table,
+                        TenantSettings::TenantId,
+                    ))
                     .to_owned(),
             )
             .await?;
@@ -381,14 +419,30 @@ impl MigrationTrait for Migration {
                     .table(Employees::Table)
                     .col(id_column(Employees::Id))
                     .col(tenant_column(Employees::TenantId))
-                    .col(ColumnDef::new(Employees::PersonnelNumber).string_len(32).not_null())
-                    .col(ColumnDef::new(Employees::FirstName).string_len(100).not_null())
-                    .col(ColumnDef::new(Employees::LastName).string_len(100).not_null())
+                    .col(
+                        ColumnDef::new(Employees::PersonnelNumber)
+                            .string_len(32)
+                            .not_null(),
+                    )
+                    .col(
+                        ColumnDef::new(Employees::FirstName)
+                            .string_len(100)
+                            .not_null(),
+                    )
+                    .col(
+                        ColumnDef::new(Employees::LastName)
+                            .string_len(100)
+                            .not_null(),
+                    )
                     .col(ColumnDef::new(Employees::Email).string_len(254).null())
                     .col(ColumnDef::new(Employees::Phone).string_len(40).null())
                     .col(ColumnDef::new(Employees::EntryDate).date().null())
                     .col(ColumnDef::new(Employees::ExitDate).date().null())
-                    .col(ColumnDef::new(Employees::OrgUnitId).big_integer().not_null())
+                    .col(
+                        ColumnDef::new(Employees::OrgUnitId)
+                            .big_integer()
+                            .not_null(),
+                    )
                     .col(ColumnDef::new(Employees::Language).string_len(8).not_null())
                     .col(timestamp(Employees::CreatedAt))
                     .col(timestamp(Employees::UpdatedAt))
@@ -428,15 +482,35 @@ impl MigrationTrait for Migration {
                     .col(tenant_column(Accounts::TenantId))
                     .col(ColumnDef::new(Accounts::Kind).string_len(16).not_null())
                     .col(ColumnDef::new(Accounts::Username).string_len(64).not_null())
-                    .col(ColumnDef::new(Accounts::UsernameKey).string_len(256).not_null())
-                    .col(ColumnDef::new(Accounts::PasswordHash).string_len(256).null())
-                    .col(ColumnDef::new(Accounts::DisplayName).string_len(200).not_null())
+                    .col(
+                        ColumnDef::new(Accounts::UsernameKey)
+                            .string_len(256)
+                            .not_null(),
+                    )
+                    .col(
+                        ColumnDef::new(Accounts::PasswordHash)
+                            .string_len(256)
+                            .null(),
+                    )
+                    .col(
+                        ColumnDef::new(Accounts::DisplayName)
+                            .string_len(200)
+                            .not_null(),
+                    )
                     .col(ColumnDef::new(Accounts::Role).string_len(32).null())
                     .col(ColumnDef::new(Accounts::Email).string_len(254).null())
                     .col(ColumnDef::new(Accounts::EmployeeId).big_integer().null())
                     .col(ColumnDef::new(Accounts::Active).boolean().not_null())
-                    .col(ColumnDef::new(Accounts::MustChangePassword).boolean().not_null())
-                    .col(ColumnDef::new(Accounts::FailedAttempts).integer().not_null())
+                    .col(
+                        ColumnDef::new(Accounts::MustChangePassword)
+                            .boolean()
+                            .not_null(),
+                    )
+                    .col(
+                        ColumnDef::new(Accounts::FailedAttempts)
+                            .integer()
+                            .not_null(),
+                    )
                     .col(optional_timestamp(Accounts::LockedUntil))
                     .col(ColumnDef::new(Accounts::Language).string_len(8).not_null())
                     .col(timestamp(Accounts::CreatedAt))
@@ -483,8 +557,16 @@ impl MigrationTrait for Migration {
                     .table(PasswordTokens::Table)
                     .col(id_column(PasswordTokens::Id))
                     .col(tenant_column(PasswordTokens::TenantId))
-                    .col(ColumnDef::new(PasswordTokens::AccountId).big_integer().not_null())
-                    .col(ColumnDef::new(PasswordTokens::Purpose).string_len(16).not_null())
+                    .col(
+                        ColumnDef::new(PasswordTokens::AccountId)
+                            .big_integer()
+                            .not_null(),
+                    )
+                    .col(
+                        ColumnDef::new(PasswordTokens::Purpose)
+                            .string_len(16)
+                            .not_null(),
+                    )
                     .col(
                         ColumnDef::new(PasswordTokens::TokenHash)
                             .string_len(64)
@@ -494,7 +576,10 @@ impl MigrationTrait for Migration {
                     .col(timestamp(PasswordTokens::CreatedAt))
                     .col(timestamp(PasswordTokens::ExpiresAt))
                     .col(optional_timestamp(PasswordTokens::UsedAt))
-                    .foreign_key(&mut tenant_fk(PasswordTokens::Table, PasswordTokens::TenantId))
+                    .foreign_key(&mut tenant_fk(
+                        PasswordTokens::Table,
+                        PasswordTokens::TenantId,
+                    ))
                     .foreign_key(&mut scoped_fk(
                         PasswordTokens::Table,
                         PasswordTokens::TenantId,
@@ -514,8 +599,16 @@ impl MigrationTrait for Migration {
                     .table(Invitations::Table)
                     .col(id_column(Invitations::Id))
                     .col(tenant_column(Invitations::TenantId))
-                    .col(ColumnDef::new(Invitations::EmployeeId).big_integer().not_null())
-                    .col(ColumnDef::new(Invitations::Email).string_len(254).not_null())
+                    .col(
+                        ColumnDef::new(Invitations::EmployeeId)
+                            .big_integer()
+                            .not_null(),
+                    )
+                    .col(
+                        ColumnDef::new(Invitations::Email)
+                            .string_len(254)
+                            .not_null(),
+                    )
                     .col(
                         ColumnDef::new(Invitations::TokenHash)
                             .string_len(64)

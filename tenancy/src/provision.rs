@@ -49,7 +49,9 @@ pub struct Provisioned {
 pub enum ProvisionError {
     #[error("the slug '{0}' is already taken; choose another one")]
     SlugTaken(String),
-    #[error("the customer number {0} is already taken; omit --customer-number to get the next free one")]
+    #[error(
+        "the customer number {0} is already taken; omit --customer-number to get the next free one"
+    )]
     CustomerNumberTaken(i64),
     #[error("the tenant name must have 1 to 200 characters")]
     InvalidName,
@@ -155,9 +157,14 @@ pub async fn create_tenant(
     }
     .insert(&txn)
     .await?;
-    let (setup_token, expires_at) =
-        create_password_token(&txn, tenant_id, admin.id, "setup", Duration::hours(SETUP_LINK_HOURS))
-            .await?;
+    let (setup_token, expires_at) = create_password_token(
+        &txn,
+        tenant_id,
+        admin.id,
+        "setup",
+        Duration::hours(SETUP_LINK_HOURS),
+    )
+    .await?;
     bump_generation(&txn).await?;
     txn.commit().await?;
 
@@ -209,7 +216,9 @@ async fn next_customer_number<C: ConnectionTrait>(conn: &C) -> Result<i64, DbErr
         .one(conn)
         .await?
         .map(|row| row.customer_number);
-    Ok(highest.map_or(FIRST_CUSTOMER_NUMBER, |n| (n + 1).max(FIRST_CUSTOMER_NUMBER)))
+    Ok(highest.map_or(FIRST_CUSTOMER_NUMBER, |n| {
+        (n + 1).max(FIRST_CUSTOMER_NUMBER)
+    }))
 }
 
 /// Sets a tenant's status to `active` or `suspended`; returns false when no tenant has the slug.
@@ -221,8 +230,14 @@ pub async fn set_status(
     let txn = db.begin().await?;
     let status = if suspended { "suspended" } else { "active" };
     let result = tenant::Entity::update_many()
-        .col_expr(tenant::Column::Status, sea_orm::sea_query::Expr::value(status))
-        .col_expr(tenant::Column::UpdatedAt, sea_orm::sea_query::Expr::value(Utc::now()))
+        .col_expr(
+            tenant::Column::Status,
+            sea_orm::sea_query::Expr::value(status),
+        )
+        .col_expr(
+            tenant::Column::UpdatedAt,
+            sea_orm::sea_query::Expr::value(Utc::now()),
+        )
         .filter(tenant::Column::Slug.eq(slug.as_str()))
         .exec(&txn)
         .await?;

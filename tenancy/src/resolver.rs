@@ -58,9 +58,7 @@ impl TenantResolver {
             return Ok(hit.clone());
         }
         let found = match kind {
-            HostKind::Tenant(slug) => {
-                unscoped_find_by_slug(&self.db, slug.as_str()).await?
-            }
+            HostKind::Tenant(slug) => unscoped_find_by_slug(&self.db, slug.as_str()).await?,
             HostKind::Custom(host) => unscoped_find_by_domain(&self.db, host).await?,
             HostKind::Apex | HostKind::Www => None,
         };
@@ -168,10 +166,12 @@ pub async fn unscoped_find_by_domain<C: ConnectionTrait>(
 }
 
 async fn current_generation<C: ConnectionTrait>(conn: &C) -> Result<i64, DbErr> {
-    Ok(platform_state::Entity::find_by_id(GENERATION_KEY.to_owned())
-        .one(conn)
-        .await?
-        .map_or(0, |row| row.value))
+    Ok(
+        platform_state::Entity::find_by_id(GENERATION_KEY.to_owned())
+            .one(conn)
+            .await?
+            .map_or(0, |row| row.value),
+    )
 }
 
 /// Increments the tenant generation; call it in the transaction that changes a tenant.

@@ -18,6 +18,9 @@ pub struct Model {
     pub used_at: Option<DateTimeUtc>,
     /// Set when a newer invitation of the same employee replaced this one.
     pub replaced_at: Option<DateTimeUtc>,
+    /// Wrong security codes entered on this invitation's registration form; the link stops
+    /// working at the portal's limit. New rows start at 0 (database default).
+    pub security_code_failures: i32,
 }
 
 #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]

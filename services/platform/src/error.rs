@@ -69,7 +69,11 @@ pub fn error_page(status: StatusCode, message_key: &str) -> Response {
         message => i18n::text(locale, message_key),
     };
     match templates::render("error.html", context) {
-        Ok(body) => (status, [(header::CACHE_CONTROL, "no-store")], axum::response::Html(body))
+        Ok(body) => (
+            status,
+            [(header::CACHE_CONTROL, "no-store")],
+            axum::response::Html(body),
+        )
             .into_response(),
         Err(error) => {
             tracing::error!(%error, "error page could not be rendered");

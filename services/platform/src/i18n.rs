@@ -63,7 +63,9 @@ tokio::task_local! {
 
 /// Returns the locale of the request being handled, German outside a request.
 pub fn current_locale() -> Locale {
-    CURRENT_LOCALE.try_with(|locale| *locale).unwrap_or_default()
+    CURRENT_LOCALE
+        .try_with(|locale| *locale)
+        .unwrap_or_default()
 }
 
 struct Catalog {

@@ -74,7 +74,10 @@ pub async fn authenticate<C: ConnectionTrait>(
     };
     let now = Utc::now();
     let locked = account.locked_until.is_some_and(|until| until > now);
-    let verified = !too_long && hasher.verify(password, account.password_hash.as_deref()).await;
+    let verified = !too_long
+        && hasher
+            .verify(password, account.password_hash.as_deref())
+            .await;
     if locked {
         return fail(FailureReason::Locked);
     }
@@ -88,7 +91,10 @@ pub async fn authenticate<C: ConnectionTrait>(
     scope
         .update_many::<account::Entity>()
         .col_expr(account::Column::FailedAttempts, Expr::value(0))
-        .col_expr(account::Column::LockedUntil, Expr::value(Option::<chrono::DateTime<Utc>>::None))
+        .col_expr(
+            account::Column::LockedUntil,
+            Expr::value(Option::<chrono::DateTime<Utc>>::None),
+        )
         .col_expr(account::Column::LastLoginAt, Expr::value(now))
         .filter(account::Column::Id.eq(account.id))
         .exec(conn)
@@ -104,10 +110,10 @@ async fn record_failure<C: ConnectionTrait>(
 ) -> Result<(), DbErr> {
     let scope = Scoped::new(conn, tenant.id);
     let settings = scope.find::<tenant_settings::Entity>().one(conn).await?;
-    let (max_failed, lockout_minutes) = settings.map_or(
-        (DEFAULT_MAX_FAILED_LOGINS, DEFAULT_LOCKOUT_MINUTES),
-        |s| (s.max_failed_logins, s.lockout_minutes),
-    );
+    let (max_failed, lockout_minutes) = settings
+        .map_or((DEFAULT_MAX_FAILED_LOGINS, DEFAULT_LOCKOUT_MINUTES), |s| {
+            (s.max_failed_logins, s.lockout_minutes)
+        });
     // The increment happens in the database so concurrent failures are all counted.
     scope
         .update_many::<account::Entity>()

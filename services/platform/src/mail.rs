@@ -7,9 +7,7 @@ use std::time::Duration as StdDuration;
 
 use chrono::{Duration, Utc};
 use lettre::message::{Mailbox, MultiPart};
-use lettre::{
-    AsyncFileTransport, AsyncSmtpTransport, AsyncTransport, Message, Tokio1Executor,
-};
+use lettre::{AsyncFileTransport, AsyncSmtpTransport, AsyncTransport, Message, Tokio1Executor};
 use mep24web_entities::outbox;
 use sea_orm::sea_query::Expr;
 use sea_orm::{

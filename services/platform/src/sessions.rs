@@ -202,7 +202,10 @@ pub async fn authenticate<C: ConnectionTrait>(
     if now - row.last_seen_at > Duration::minutes(1) {
         scope
             .update_many::<session::Entity>()
-            .col_expr(session::Column::LastSeenAt, sea_orm::sea_query::Expr::value(now))
+            .col_expr(
+                session::Column::LastSeenAt,
+                sea_orm::sea_query::Expr::value(now),
+            )
             .filter(session::Column::Id.eq(row.id))
             .exec(conn)
             .await?;
@@ -362,7 +365,12 @@ mod tests {
         assert!(text.contains("SameSite=Lax"));
         assert!(text.contains("Secure"));
         assert!(!text.contains("Domain"));
-        assert!(!session_cookie("tok", false).to_str().unwrap().contains("Secure"));
+        assert!(
+            !session_cookie("tok", false)
+                .to_str()
+                .unwrap()
+                .contains("Secure")
+        );
     }
 
     #[test]

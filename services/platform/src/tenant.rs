@@ -41,7 +41,9 @@ pub struct TenantContext {
 impl TenantContext {
     /// Returns today's date in the tenant's time zone.
     pub fn today(&self) -> chrono::NaiveDate {
-        chrono::Utc::now().with_timezone(&self.time_zone).date_naive()
+        chrono::Utc::now()
+            .with_timezone(&self.time_zone)
+            .date_naive()
     }
 }
 

@@ -66,7 +66,12 @@ impl Username {
 
 /// Returns the comparison key of any text, valid username or not, for lookups at login.
 pub fn key_of(raw: &str) -> String {
-    raw.trim().nfc().collect::<String>().to_lowercase().nfc().collect()
+    raw.trim()
+        .nfc()
+        .collect::<String>()
+        .to_lowercase()
+        .nfc()
+        .collect()
 }
 
 #[cfg(test)]
