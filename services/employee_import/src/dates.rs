@@ -12,7 +12,7 @@ const MAX_YEAR: i32 = 2099;
 /// Day and month may have one or two digits in both forms and the year must have four, so
 /// `01.03.24` is rejected instead of being guessed as 1924 or 2024. Dates that do not exist
 /// (`31.02.2024`) and years outside 1900 to 2099 are rejected as well.
-pub(crate) fn parse_date(value: &str) -> Option<NaiveDate> {
+pub fn parse_date(value: &str) -> Option<NaiveDate> {
     let (year, month, day) = if let Some((day, month, year)) = split_three(value, '.') {
         (year, month, day)
     } else {

@@ -16,7 +16,7 @@ const MAX_LABEL_CHARS: usize = 63;
 /// symbols, with dots only between other characters. Quoted local parts are rejected. The
 /// domain needs at least two labels of letters, digits and inner hyphens. Its last label must
 /// not be all digits, so IP addresses are rejected. Lengths are counted in characters.
-pub(crate) fn is_valid_email(address: &str) -> bool {
+pub fn is_valid_email(address: &str) -> bool {
     if address.chars().count() > MAX_ADDRESS_CHARS {
         return false;
     }

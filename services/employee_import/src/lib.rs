@@ -18,6 +18,8 @@ mod validate;
 
 use serde::Serialize;
 
+pub use dates::parse_date;
+pub use email::is_valid_email;
 pub use encoding::SourceEncoding;
 pub use error::FileError;
 pub use headers::Column;
