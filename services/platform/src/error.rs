@@ -1,5 +1,5 @@
-//! The error type of the HTML services: each variant maps to one status and one German/English
-//! page; internal causes are logged once here and never shown.
+//! The error type of the HTML services. Each variant maps to one status and one German/English
+//! page, and internal causes are logged once here and never shown.
 
 use axum::http::{StatusCode, header};
 use axum::response::{IntoResponse, Redirect, Response};
@@ -10,7 +10,7 @@ use crate::templates;
 /// A failure that ends a request of the main program or the portal.
 #[derive(Debug, thiserror::Error)]
 pub enum Error {
-    /// Missing, or belonging to another tenant; both answer the same.
+    /// Missing, or belonging to another tenant: both produce the same 404 page.
     #[error("not found")]
     NotFound,
     /// No valid session: the browser is sent to the login page.

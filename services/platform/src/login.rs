@@ -27,7 +27,7 @@ pub struct LoginFailure {
     pub reason: FailureReason,
 }
 
-/// Why a login failed, for logs and tests only.
+/// Reason a login failed, for logs and tests only.
 #[derive(Debug, PartialEq, Eq, Clone, Copy)]
 pub enum FailureReason {
     UnknownUser,

@@ -78,7 +78,7 @@ impl MailSender {
     }
 }
 
-/// Where mail goes.
+/// Destination of outgoing mail: an SMTP server or a folder of `.eml` files.
 #[derive(Clone)]
 pub enum Transport {
     Smtp(AsyncSmtpTransport<Tokio1Executor>),

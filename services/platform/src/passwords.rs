@@ -87,7 +87,7 @@ impl PasswordHasher {
     }
 }
 
-/// Why a new password was rejected.
+/// Reason a new password was rejected.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum PasswordProblem {
     TooShort,

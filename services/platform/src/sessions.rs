@@ -154,7 +154,7 @@ impl Authenticated {
     }
 }
 
-/// Why a stored session or token no longer counts.
+/// Reason a stored session or token is not accepted.
 #[derive(Debug, PartialEq, Eq)]
 pub enum Rejection {
     Missing,

@@ -10,7 +10,7 @@ pub struct Username {
     key: String,
 }
 
-/// Why a username was rejected.
+/// Reason a username was rejected.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, thiserror::Error)]
 pub enum InvalidUsername {
     #[error("username is shorter than 3 characters")]
