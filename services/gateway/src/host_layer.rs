@@ -8,14 +8,14 @@ use axum::Router;
 use axum::body::Body;
 use axum::extract::{ConnectInfo, Request, State};
 use axum::http::{HeaderMap, StatusCode, header};
-use axum::response::{IntoResponse, Redirect, Response};
+use axum::response::{IntoResponse, Response};
 use mep24web_platform::error::error_page;
 use mep24web_platform::i18n::{CURRENT_LOCALE, Locale};
 use mep24web_platform::{AppState, TenantContext, sessions};
 use mep24web_tenancy::{HostKind, TenantResolver, classify_host, normalize_host};
 use tower::ServiceExt;
 
-use crate::pages;
+use crate::{csrf, pages};
 
 /// Everything the host layer needs; cloned per request (all fields are cheap handles).
 #[derive(Clone)]
@@ -29,7 +29,11 @@ pub struct Gateway {
 }
 
 impl Gateway {
-    pub fn new(state: AppState, resolver: Arc<TenantResolver>, trusted_proxies: Vec<IpAddr>) -> Self {
+    pub fn new(
+        state: AppState,
+        resolver: Arc<TenantResolver>,
+        trusted_proxies: Vec<IpAddr>,
+    ) -> Self {
         Self {
             apex: pages::apex_router(state.clone()),
             tenant: pages::tenant_router(state.clone()),
@@ -85,12 +89,11 @@ async fn dispatch(State(gateway): State<Gateway>, mut request: Request) -> Respo
                     let target = format!(
                         "{}{}",
                         gateway.state.urls.apex_url(),
-                        request
-                            .uri()
-                            .path_and_query()
-                            .map_or("/", |p| p.as_str())
+                        request.uri().path_and_query().map_or("/", |p| p.as_str())
                     );
-                    Redirect::permanent(&target).into_response()
+                    // 301 rather than axum's 308: every client understands it, and only GET
+                    // requests are expected on www.
+                    (StatusCode::MOVED_PERMANENTLY, [(header::LOCATION, target)]).into_response()
                 }
                 kind => match gateway.resolver.resolve(&kind).await {
                     Ok(Some(tenant)) if tenant.suspended => {
@@ -98,6 +101,12 @@ async fn dispatch(State(gateway): State<Gateway>, mut request: Request) -> Respo
                             .extensions_mut()
                             .insert(ResolvedHost::Tenant(tenant.clone()));
                         pages::suspended(&tenant)
+                    }
+                    Ok(Some(_))
+                        if csrf::is_cross_site(request.method(), request.headers(), &host) =>
+                    {
+                        tracing::warn!("cross-site form submission rejected");
+                        error_page(StatusCode::FORBIDDEN, "errors.cross_site")
                     }
                     Ok(Some(tenant)) => {
                         request
@@ -129,12 +138,16 @@ async fn serve(router: Router, request: Request) -> Response {
 
 /// Returns the host the client asked for: `X-Forwarded-Host` or `Forwarded: host=` only when the
 /// direct peer is a trusted proxy, else the `Host` header, else the URI authority (HTTP/2).
-fn effective_host(request: &Request<Body>, peer: Option<IpAddr>, trusted: &[IpAddr]) -> Option<String> {
+fn effective_host(
+    request: &Request<Body>,
+    peer: Option<IpAddr>,
+    trusted: &[IpAddr],
+) -> Option<String> {
     let headers = request.headers();
-    if peer.is_some_and(|ip| trusted.contains(&ip)) {
-        if let Some(forwarded) = forwarded_host(headers) {
-            return Some(forwarded);
-        }
+    if peer.is_some_and(|ip| trusted.contains(&ip))
+        && let Some(forwarded) = forwarded_host(headers)
+    {
+        return Some(forwarded);
     }
     headers
         .get(header::HOST)
@@ -181,7 +194,10 @@ mod tests {
     #[test]
     fn forwarded_host_takes_first_entry() {
         let mut headers = HeaderMap::new();
-        headers.insert("x-forwarded-host", HeaderValue::from_static("a.localhost, b.localhost"));
+        headers.insert(
+            "x-forwarded-host",
+            HeaderValue::from_static("a.localhost, b.localhost"),
+        );
         assert_eq!(forwarded_host(&headers).as_deref(), Some("a.localhost"));
 
         let mut headers = HeaderMap::new();
@@ -189,7 +205,10 @@ mod tests {
             header::FORWARDED,
             HeaderValue::from_static("for=1.2.3.4;host=\"acme.localhost:8080\";proto=http"),
         );
-        assert_eq!(forwarded_host(&headers).as_deref(), Some("acme.localhost:8080"));
+        assert_eq!(
+            forwarded_host(&headers).as_deref(),
+            Some("acme.localhost:8080")
+        );
     }
 
     #[test]

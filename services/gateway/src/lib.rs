@@ -3,6 +3,7 @@
 
 pub mod app;
 pub mod cli;
+pub mod csrf;
 pub mod demo;
 pub mod host_layer;
 pub mod pages;
