@@ -1,0 +1,137 @@
+//! `GET /admin/stammdaten`: the organization tree on the left, the employees of the selected
+//! node and all nodes below it on the right.
+
+use axum::extract::rejection::QueryRejection;
+use axum::extract::{Query, State};
+use axum::response::{IntoResponse, Response};
+use mep24web_entities::{account, employee};
+use mep24web_platform::db::Scoped;
+use mep24web_platform::sessions::Administrator;
+use mep24web_platform::web::base_context;
+use mep24web_platform::{AppState, Error, templates};
+use sea_orm::{ColumnTrait, QueryFilter, QuerySelect, QueryTrait};
+use serde::{Deserialize, Serialize};
+
+use super::forms::format_date;
+use super::tree::UnitKind;
+use super::{LoginStatus, Notice, load_tree, parse_id};
+
+#[derive(Default, Deserialize)]
+#[serde(default)]
+pub(super) struct OverviewQuery {
+    /// Id of the selected node. Without it the organization is selected.
+    ebene: Option<String>,
+    /// Present when departed employees are listed too.
+    ausgeschiedene: Option<String>,
+    hinweis: Option<String>,
+}
+
+/// One row of the employee table.
+#[derive(Serialize)]
+struct EmployeeRow {
+    id: i64,
+    personnel_number: String,
+    last_name: String,
+    first_name: String,
+    unit: String,
+    email: Option<String>,
+    entry_date: String,
+    exit_date: String,
+    status: LoginStatus,
+    username: Option<String>,
+}
+
+pub(super) async fn show(
+    State(state): State<AppState>,
+    Administrator(auth): Administrator,
+    query: Result<Query<OverviewQuery>, QueryRejection>,
+) -> Result<Response, Error> {
+    let Ok(Query(query)) = query else {
+        return Err(Error::BadRequest("errors.bad_form"));
+    };
+    let tenant = &auth.tenant;
+    let scope = Scoped::new(&state.db, tenant.id);
+    let tree = load_tree(&scope).await?;
+
+    let selected = match query.ebene.as_deref().map(str::trim) {
+        Some(raw) if !raw.is_empty() => {
+            let id = parse_id(raw)?;
+            tree.get(id).ok_or(Error::NotFound)?
+        }
+        _ => tree.root().ok_or(Error::NotFound)?,
+    };
+    let show_departed = query.ausgeschiedene.is_some_and(|value| !value.is_empty());
+
+    let unit_ids = tree.subtree_ids(selected.id);
+    let mut employees = scope
+        .find::<employee::Entity>()
+        .filter(employee::Column::OrgUnitId.is_in(unit_ids.clone()))
+        .all(scope.conn())
+        .await?;
+    // Sorted here rather than in SQL, because SQLite and PostgreSQL order case differently.
+    employees.sort_by_cached_key(|employee| {
+        (
+            employee.last_name.to_lowercase(),
+            employee.first_name.to_lowercase(),
+            employee.personnel_number.clone(),
+        )
+    });
+    let employee_ids = scope
+        .find::<employee::Entity>()
+        .select_only()
+        .column(employee::Column::Id)
+        .filter(employee::Column::OrgUnitId.is_in(unit_ids))
+        .into_query();
+    let logins = scope
+        .find::<account::Entity>()
+        .filter(account::Column::Kind.eq("employee"))
+        .filter(account::Column::EmployeeId.in_subquery(employee_ids))
+        .all(scope.conn())
+        .await?;
+
+    let today = tenant.today();
+    let mut rows = Vec::with_capacity(employees.len());
+    let mut hidden_departed = 0;
+    for employee in employees {
+        let login = logins
+            .iter()
+            .find(|login| login.employee_id == Some(employee.id));
+        let status = LoginStatus::of(employee.exit_date, login, today);
+        if status == LoginStatus::Departed && !show_departed {
+            hidden_departed += 1;
+            continue;
+        }
+        rows.push(EmployeeRow {
+            id: employee.id,
+            unit: tree.label(employee.org_unit_id),
+            personnel_number: employee.personnel_number,
+            last_name: employee.last_name,
+            first_name: employee.first_name,
+            email: employee.email,
+            entry_date: format_date(employee.entry_date),
+            exit_date: format_date(employee.exit_date),
+            status,
+            username: login.map(|login| login.username.clone()),
+        });
+    }
+
+    let base = base_context(tenant, Some(&auth), "stammdaten");
+    let context = minijinja::context! {
+        notice => Notice::text_for(query.hinweis.as_deref()),
+        tree => tree.nodes(selected.id),
+        selected => minijinja::context! {
+            id => selected.id,
+            name => selected.name,
+            kind => selected.kind,
+            parent_id => selected.parent_id,
+        },
+        child_kind => selected.kind.child_kind(),
+        can_invite => matches!(selected.kind, UnitKind::Organization | UnitKind::Branch),
+        can_assign => selected.kind.takes_employees(),
+        employees => rows,
+        show_departed => show_departed,
+        hidden_departed => hidden_departed,
+        ..base
+    };
+    Ok(templates::page("admin/masterdata/overview.html", context)?.into_response())
+}
