@@ -26,7 +26,9 @@ pub async fn open_database(settings: &Settings) -> anyhow::Result<DatabaseConnec
     let url = settings.database_url()?;
     let conn = db::connect(&url, settings.db_max_connections.max(1))
         .await
-        .context("cannot connect to the database; check MEP24WEB_DATABASE_URL or MEP24WEB_DATA_DIR")?;
+        .context(
+            "cannot connect to the database; check MEP24WEB_DATABASE_URL or MEP24WEB_DATA_DIR",
+        )?;
     db::migrate(&conn)
         .await
         .context("applying database migrations failed")?;
@@ -84,7 +86,10 @@ impl Application {
             Some(url) => Transport::smtp(&url, Duration::from_secs(settings.smtp_timeout_seconds))
                 .context("MEP24WEB_SMTP_URL is invalid")?,
             None => Transport::files(settings.data_dir.join("outbox")).with_context(|| {
-                format!("cannot create the outbox folder in {}", settings.data_dir.display())
+                format!(
+                    "cannot create the outbox folder in {}",
+                    settings.data_dir.display()
+                )
             })?,
         };
         let from: Mailbox = settings
@@ -92,7 +97,9 @@ impl Application {
             .clone()
             .unwrap_or_else(|| format!("MEP24web <noreply@{}>", urls.base_domain))
             .parse()
-            .context("MEP24WEB_MAIL_FROM is not a valid mailbox, e.g. MEP24web <noreply@example.com>")?;
+            .context(
+                "MEP24WEB_MAIL_FROM is not a valid mailbox, e.g. MEP24web <noreply@example.com>",
+            )?;
 
         let concurrency = settings
             .hash_concurrency

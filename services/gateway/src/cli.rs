@@ -105,7 +105,8 @@ async fn tenant_command(settings: &Settings, command: TenantCommand) -> anyhow::
                 Ok(slug) => slug,
                 Err(error) => return fail(format!("invalid slug '{slug}': {error}")),
             };
-            let customer_number = match customer_number.as_deref().map(str::parse::<CustomerNumber>) {
+            let customer_number = match customer_number.as_deref().map(str::parse::<CustomerNumber>)
+            {
                 None => None,
                 Some(Ok(number)) => Some(number),
                 Some(Err(error)) => return fail(format!("invalid customer number: {error}")),
@@ -145,7 +146,10 @@ async fn tenant_command(settings: &Settings, command: TenantCommand) -> anyhow::
             } else {
                 println!("{:<10} {:<24} {:<10} NAME", "NUMBER", "SLUG", "STATUS");
                 for t in &tenants {
-                    println!("{:<10} {:<24} {:<10} {}", t.customer_number, t.slug, t.status, t.name);
+                    println!(
+                        "{:<10} {:<24} {:<10} {}",
+                        t.customer_number, t.slug, t.status, t.name
+                    );
                 }
             }
             Ok(ExitCode::SUCCESS)
@@ -156,7 +160,9 @@ async fn tenant_command(settings: &Settings, command: TenantCommand) -> anyhow::
                     mep24web_tenancy::resolver::unscoped_find_by_customer_number(&db, number.get())
                         .await?
                 }
-                Err(_) => mep24web_tenancy::resolver::unscoped_find_by_slug(&db, tenant.trim()).await?,
+                Err(_) => {
+                    mep24web_tenancy::resolver::unscoped_find_by_slug(&db, tenant.trim()).await?
+                }
             };
             let Some(row) = found else {
                 return fail(format!("no tenant with slug or customer number '{tenant}'"));
@@ -166,7 +172,12 @@ async fn tenant_command(settings: &Settings, command: TenantCommand) -> anyhow::
                 println!("{value}");
             } else {
                 for (key, field) in value.as_object().into_iter().flatten() {
-                    println!("{key:<16} {}", field.as_str().map_or_else(|| field.to_string(), str::to_owned));
+                    println!(
+                        "{key:<16} {}",
+                        field
+                            .as_str()
+                            .map_or_else(|| field.to_string(), str::to_owned)
+                    );
                 }
             }
             Ok(ExitCode::SUCCESS)

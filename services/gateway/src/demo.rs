@@ -7,7 +7,9 @@ use mep24web_platform::AppState;
 use mep24web_platform::username::Username;
 use mep24web_tenancy::provision::{self, NewTenant};
 use mep24web_tenancy::{CustomerNumber, Slug};
-use sea_orm::{ActiveModelTrait, ColumnTrait, EntityTrait, PaginatorTrait, QueryFilter, Set, TransactionTrait};
+use sea_orm::{
+    ActiveModelTrait, ColumnTrait, EntityTrait, PaginatorTrait, QueryFilter, Set, TransactionTrait,
+};
 use secrecy::SecretString;
 
 /// Password of the demo planner and the registered demo employee.
@@ -33,14 +35,23 @@ pub async fn provision_if_empty(state: &AppState) -> anyhow::Result<()> {
         },
     )
     .await?;
-    let hash = state.hasher.hash(&SecretString::from(DEMO_PASSWORD)).await?;
+    let hash = state
+        .hasher
+        .hash(&SecretString::from(DEMO_PASSWORD))
+        .await?;
     let now = Utc::now();
     let txn = state.db.begin().await?;
     let tenant_id = created.tenant_id;
 
     account::Entity::update_many()
-        .col_expr(account::Column::PasswordHash, sea_orm::sea_query::Expr::value(hash.clone()))
-        .col_expr(account::Column::DisplayName, sea_orm::sea_query::Expr::value("Petra Planer"))
+        .col_expr(
+            account::Column::PasswordHash,
+            sea_orm::sea_query::Expr::value(hash.clone()),
+        )
+        .col_expr(
+            account::Column::DisplayName,
+            sea_orm::sea_query::Expr::value("Petra Planer"),
+        )
         .filter(account::Column::TenantId.eq(tenant_id))
         .exec(&txn)
         .await?;
@@ -66,14 +77,36 @@ pub async fn provision_if_empty(state: &AppState) -> anyhow::Result<()> {
         created_at: Set(now),
         ..Default::default()
     };
-    let branch = unit(root.id, "branch", "Filiale Heidelberg").insert(&txn).await?;
-    let sales = unit(branch.id, "department", "Verkauf").insert(&txn).await?;
+    let branch = unit(root.id, "branch", "Filiale Heidelberg")
+        .insert(&txn)
+        .await?;
+    let sales = unit(branch.id, "department", "Verkauf")
+        .insert(&txn)
+        .await?;
     let checkout = unit(branch.id, "department", "Kasse").insert(&txn).await?;
 
     let people = [
-        ("1001", "Anna", "Schmidt", Some("anna.schmidt@demo.example"), sales.id),
-        ("1002", "Jürgen", "Weiß", Some("juergen.weiss@demo.example"), sales.id),
-        ("1003", "Fatma", "Yılmaz", Some("fatma.yilmaz@demo.example"), checkout.id),
+        (
+            "1001",
+            "Anna",
+            "Schmidt",
+            Some("anna.schmidt@demo.example"),
+            sales.id,
+        ),
+        (
+            "1002",
+            "Jürgen",
+            "Weiß",
+            Some("juergen.weiss@demo.example"),
+            sales.id,
+        ),
+        (
+            "1003",
+            "Fatma",
+            "Yılmaz",
+            Some("fatma.yilmaz@demo.example"),
+            checkout.id,
+        ),
         ("1004", "Lukas", "Müller", None, checkout.id),
     ];
     let mut first_employee = None;

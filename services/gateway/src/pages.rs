@@ -59,7 +59,11 @@ async fn landing() -> Response {
 }
 
 async fn unknown_host() -> Response {
-    render(StatusCode::NOT_FOUND, "unknown_host.html", minijinja::context! {})
+    render(
+        StatusCode::NOT_FOUND,
+        "unknown_host.html",
+        minijinja::context! {},
+    )
 }
 
 /// Renders the page a suspended tenant's users see on every path.
@@ -79,7 +83,10 @@ struct FindQuery {
 
 /// Redirects to the access link of the tenant with the given customer number, or shows the
 /// form again with an error.
-async fn find_access_link(State(state): State<AppState>, Query(query): Query<FindQuery>) -> Response {
+async fn find_access_link(
+    State(state): State<AppState>,
+    Query(query): Query<FindQuery>,
+) -> Response {
     let input = query.customer_number.chars().take(40).collect::<String>();
     let Ok(number) = input.parse::<CustomerNumber>() else {
         return render(
@@ -138,4 +145,3 @@ pub fn stylesheet() -> impl IntoResponse {
         include_str!("../static/app.css"),
     )
 }
-

@@ -11,11 +11,21 @@ use secrecy::{ExposeSecret, SecretString};
 #[derive(Args, Clone, Debug)]
 pub struct Settings {
     /// Folder for the SQLite file and the mail outbox folder.
-    #[arg(long, env = "MEP24WEB_DATA_DIR", default_value = "./data", global = true)]
+    #[arg(
+        long,
+        env = "MEP24WEB_DATA_DIR",
+        default_value = "./data",
+        global = true
+    )]
     pub data_dir: PathBuf,
 
     /// PostgreSQL URL (postgres://user@host/db); when unset, SQLite in the data folder is used.
-    #[arg(long, env = "MEP24WEB_DATABASE_URL", global = true, hide_env_values = true)]
+    #[arg(
+        long,
+        env = "MEP24WEB_DATABASE_URL",
+        global = true,
+        hide_env_values = true
+    )]
     pub database_url: Option<SecretString>,
 
     /// File that contains the PostgreSQL URL (alternative to MEP24WEB_DATABASE_URL).
@@ -23,15 +33,30 @@ pub struct Settings {
     pub database_url_file: Option<PathBuf>,
 
     /// Maximum database connections of this process.
-    #[arg(long, env = "MEP24WEB_DB_MAX_CONNECTIONS", default_value_t = 10, global = true)]
+    #[arg(
+        long,
+        env = "MEP24WEB_DB_MAX_CONNECTIONS",
+        default_value_t = 10,
+        global = true
+    )]
     pub db_max_connections: u32,
 
     /// Address and port the server listens on.
-    #[arg(long, env = "MEP24WEB_LISTEN", default_value = "127.0.0.1:8080", global = true)]
+    #[arg(
+        long,
+        env = "MEP24WEB_LISTEN",
+        default_value = "127.0.0.1:8080",
+        global = true
+    )]
     pub listen: SocketAddr,
 
     /// Base domain: tenants live at <slug>.<base domain>, the apex serves landing page and app API.
-    #[arg(long, env = "MEP24WEB_BASE_DOMAIN", default_value = "localhost", global = true)]
+    #[arg(
+        long,
+        env = "MEP24WEB_BASE_DOMAIN",
+        default_value = "localhost",
+        global = true
+    )]
     pub base_domain: String,
 
     /// Public URL of the apex as users reach it (scheme, host, port), e.g. https://mep24web.de.
@@ -41,7 +66,12 @@ pub struct Settings {
 
     /// Comma-separated IP addresses of reverse proxies whose X-Forwarded-Host and Forwarded
     /// headers are trusted. Default: none.
-    #[arg(long, env = "MEP24WEB_TRUSTED_PROXIES", value_delimiter = ',', global = true)]
+    #[arg(
+        long,
+        env = "MEP24WEB_TRUSTED_PROXIES",
+        value_delimiter = ',',
+        global = true
+    )]
     pub trusted_proxies: Vec<IpAddr>,
 
     /// SMTP URL for outgoing mail, e.g. smtp://host:25 or smtp://user:pass@host:587?tls=required.
@@ -54,7 +84,12 @@ pub struct Settings {
     pub smtp_url_file: Option<PathBuf>,
 
     /// Timeout of each SMTP step, in seconds.
-    #[arg(long, env = "MEP24WEB_SMTP_TIMEOUT_SECONDS", default_value_t = 20, global = true)]
+    #[arg(
+        long,
+        env = "MEP24WEB_SMTP_TIMEOUT_SECONDS",
+        default_value_t = 20,
+        global = true
+    )]
     pub smtp_timeout_seconds: u64,
 
     /// Sender of outgoing mail. Default: MEP24web <noreply@<base domain>>.
@@ -62,7 +97,12 @@ pub struct Settings {
     pub mail_from: Option<String>,
 
     /// Seconds between outbox polls when nothing new was queued.
-    #[arg(long, env = "MEP24WEB_OUTBOX_POLL_SECONDS", default_value_t = 5, global = true)]
+    #[arg(
+        long,
+        env = "MEP24WEB_OUTBOX_POLL_SECONDS",
+        default_value_t = 5,
+        global = true
+    )]
     pub outbox_poll_seconds: u64,
 
     /// Password hashes computed at once (each takes 19 MiB while it runs). Default: CPU cores.
@@ -74,18 +114,32 @@ pub struct Settings {
     pub log: String,
 
     /// Log format: text or json.
-    #[arg(long, env = "MEP24WEB_LOG_FORMAT", default_value = "text", global = true)]
+    #[arg(
+        long,
+        env = "MEP24WEB_LOG_FORMAT",
+        default_value = "text",
+        global = true
+    )]
     pub log_format: String,
 
     /// Request timeout in seconds.
-    #[arg(long, env = "MEP24WEB_REQUEST_TIMEOUT_SECONDS", default_value_t = 30, global = true)]
+    #[arg(
+        long,
+        env = "MEP24WEB_REQUEST_TIMEOUT_SECONDS",
+        default_value_t = 30,
+        global = true
+    )]
     pub request_timeout_seconds: u64,
 }
 
 impl Settings {
     /// Returns the database URL: PostgreSQL from the setting or its file, else the SQLite file.
     pub fn database_url(&self) -> anyhow::Result<String> {
-        if let Some(url) = secret_or_file(&self.database_url, &self.database_url_file, "MEP24WEB_DATABASE_URL_FILE")? {
+        if let Some(url) = secret_or_file(
+            &self.database_url,
+            &self.database_url_file,
+            "MEP24WEB_DATABASE_URL_FILE",
+        )? {
             return Ok(url);
         }
         mep24web_platform::db::sqlite_url(&self.data_dir).map_err(|error| {
@@ -98,13 +152,20 @@ impl Settings {
 
     /// Returns the SMTP URL, if any.
     pub fn smtp_url(&self) -> anyhow::Result<Option<String>> {
-        secret_or_file(&self.smtp_url, &self.smtp_url_file, "MEP24WEB_SMTP_URL_FILE")
+        secret_or_file(
+            &self.smtp_url,
+            &self.smtp_url_file,
+            "MEP24WEB_SMTP_URL_FILE",
+        )
     }
 
     /// Returns the normalized base domain or an error that names the setting.
     pub fn normalized_base_domain(&self) -> anyhow::Result<String> {
         mep24web_tenancy::normalize_host(&self.base_domain).map_err(|error| {
-            anyhow::anyhow!("MEP24WEB_BASE_DOMAIN '{}' is invalid: {error}", self.base_domain)
+            anyhow::anyhow!(
+                "MEP24WEB_BASE_DOMAIN '{}' is invalid: {error}",
+                self.base_domain
+            )
         })
     }
 }

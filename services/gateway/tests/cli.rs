@@ -1,0 +1,651 @@
+//! Tests of the operator CLI: each test runs the built `mep24web` binary against its own data
+//! folder, and against its own PostgreSQL database when `MEP24WEB_TEST_DATABASE_URL` is set.
+
+use std::process::{Command, Output};
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+use sea_orm::{ConnectOptions, ConnectionTrait, Database, DatabaseConnection};
+use serde_json::Value;
+
+/// Settings every test sets itself; inherited values would point the binary elsewhere.
+const SETTING_PREFIX: &str = "MEP24WEB_";
+
+/// An isolated place for the CLI to keep its data: a temporary data folder and, with
+/// `MEP24WEB_TEST_DATABASE_URL`, a PostgreSQL database that is dropped afterwards.
+struct CliEnv {
+    data_dir: tempfile::TempDir,
+    database: Option<PostgresDatabase>,
+    extra: Vec<(String, String)>,
+}
+
+impl CliEnv {
+    fn new() -> Self {
+        let data_dir = tempfile::Builder::new()
+            .prefix("mep24web-cli-test-")
+            .tempdir()
+            .unwrap_or_else(|error| panic!("cannot create a temporary data folder: {error}"));
+        let database = std::env::var("MEP24WEB_TEST_DATABASE_URL")
+            .ok()
+            .filter(|url| !url.trim().is_empty())
+            .map(|url| PostgresDatabase::create(&url));
+        Self {
+            data_dir,
+            database,
+            extra: Vec::new(),
+        }
+    }
+
+    /// Sets an additional environment variable for every later run.
+    fn with(mut self, name: &str, value: &str) -> Self {
+        self.extra.push((name.to_owned(), value.to_owned()));
+        self
+    }
+
+    /// Runs the binary with `args` and returns its output.
+    fn run(&self, args: &[&str]) -> Output {
+        let mut command = Command::new(env!("CARGO_BIN_EXE_mep24web"));
+        for (name, _) in std::env::vars_os() {
+            if name.to_string_lossy().starts_with(SETTING_PREFIX) {
+                command.env_remove(name);
+            }
+        }
+        command
+            .env("MEP24WEB_DATA_DIR", self.data_dir.path())
+            .env("MEP24WEB_LOG", "warn")
+            .args(args);
+        if let Some(database) = &self.database {
+            command.env("MEP24WEB_DATABASE_URL", &database.url);
+        }
+        for (name, value) in &self.extra {
+            command.env(name, value);
+        }
+        command
+            .output()
+            .unwrap_or_else(|error| panic!("cannot run mep24web {args:?}: {error}"))
+    }
+
+    /// Runs the binary, asserts that it succeeded and returns its standard output.
+    fn run_ok(&self, args: &[&str]) -> String {
+        let output = self.run(args);
+        assert!(
+            output.status.success(),
+            "mep24web {args:?} failed with {}:\nstdout: {}\nstderr: {}",
+            output.status,
+            String::from_utf8_lossy(&output.stdout),
+            String::from_utf8_lossy(&output.stderr)
+        );
+        String::from_utf8_lossy(&output.stdout).into_owned()
+    }
+
+    /// Runs the binary, asserts that it exited with code 2 and printed nothing on standard
+    /// output, and returns its standard error.
+    fn run_rejected(&self, args: &[&str]) -> String {
+        let output = self.run(args);
+        assert_eq!(
+            output.status.code(),
+            Some(2),
+            "mep24web {args:?}:\nstdout: {}\nstderr: {}",
+            String::from_utf8_lossy(&output.stdout),
+            String::from_utf8_lossy(&output.stderr)
+        );
+        assert_eq!(String::from_utf8_lossy(&output.stdout), "", "{args:?}");
+        String::from_utf8_lossy(&output.stderr).into_owned()
+    }
+
+    /// Runs the binary and parses its standard output as one JSON value.
+    fn run_json(&self, args: &[&str]) -> Value {
+        let stdout = self.run_ok(args);
+        serde_json::from_str(&stdout).unwrap_or_else(|error| {
+            panic!("mep24web {args:?} printed no JSON ({error}):\n{stdout}")
+        })
+    }
+
+    fn create(&self, slug: &str, name: &str) -> Value {
+        self.run_json(&["tenant", "create", "--name", name, "--slug", slug, "--json"])
+    }
+}
+
+fn field<'a>(value: &'a Value, name: &str) -> &'a Value {
+    value
+        .get(name)
+        .unwrap_or_else(|| panic!("no field {name:?} in {value}"))
+}
+
+fn string_field(value: &Value, name: &str) -> String {
+    field(value, name)
+        .as_str()
+        .unwrap_or_else(|| panic!("field {name:?} is no string in {value}"))
+        .to_owned()
+}
+
+#[test]
+fn create_json_prints_links_and_first_number() {
+    let env = CliEnv::new();
+
+    let stdout = env.run_ok(&[
+        "tenant",
+        "create",
+        "--name",
+        "Acme Apotheke",
+        "--slug",
+        "acme",
+        "--json",
+    ]);
+
+    assert_eq!(
+        stdout.lines().count(),
+        1,
+        "one JSON object on one line:\n{stdout}"
+    );
+    let created: Value = serde_json::from_str(&stdout)
+        .unwrap_or_else(|error| panic!("no JSON ({error}):\n{stdout}"));
+    assert_eq!(field(&created, "slug"), "acme");
+    assert_eq!(field(&created, "name"), "Acme Apotheke");
+    assert_eq!(field(&created, "customer_number"), 10001);
+    assert_eq!(field(&created, "admin_username"), "admin");
+    assert_eq!(field(&created, "access_link"), "http://acme.localhost:8080");
+    let setup_link = string_field(&created, "setup_link");
+    let token = setup_link
+        .strip_prefix("http://acme.localhost:8080/setup/")
+        .unwrap_or_else(|| panic!("unexpected setup link {setup_link}"));
+    assert_eq!(token.len(), 43, "token {token:?}");
+    assert!(
+        token
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_'),
+        "token {token:?}"
+    );
+}
+
+#[test]
+fn create_numbers_tenants_consecutively() {
+    let env = CliEnv::new();
+
+    let first = env.create("acme", "Acme Apotheke");
+    let second = env.create("beta", "Beta Markt");
+
+    assert_eq!(field(&first, "customer_number"), 10001);
+    assert_eq!(field(&second, "customer_number"), 10002);
+    assert_ne!(
+        string_field(&first, "setup_link"),
+        string_field(&second, "setup_link")
+    );
+}
+
+#[test]
+fn create_with_customer_number_uses_it() {
+    let env = CliEnv::new();
+
+    let chosen = env.run_json(&[
+        "tenant",
+        "create",
+        "--name",
+        "Acme Apotheke",
+        "--slug",
+        "acme",
+        "--customer-number",
+        "50000",
+        "--json",
+    ]);
+    let next = env.create("beta", "Beta Markt");
+
+    assert_eq!(field(&chosen, "customer_number"), 50000);
+    assert_eq!(field(&next, "customer_number"), 50001);
+}
+
+#[test]
+fn create_with_admin_username_uses_it() {
+    let env = CliEnv::new();
+
+    let created = env.run_json(&[
+        "tenant",
+        "create",
+        "--name",
+        "Acme Apotheke",
+        "--slug",
+        "acme",
+        "--admin-username",
+        "chefin",
+        "--json",
+    ]);
+
+    assert_eq!(field(&created, "admin_username"), "chefin");
+}
+
+#[test]
+fn create_text_output_names_every_link() {
+    let env = CliEnv::new();
+
+    let stdout = env.run_ok(&[
+        "tenant",
+        "create",
+        "--name",
+        "Acme Apotheke",
+        "--slug",
+        "acme",
+    ]);
+
+    assert!(
+        stdout.contains("Tenant created: Acme Apotheke (acme)"),
+        "{stdout}"
+    );
+    assert!(
+        stdout.contains("Access link:      http://acme.localhost:8080\n"),
+        "{stdout}"
+    );
+    assert!(stdout.contains("Customer number:  10001\n"), "{stdout}");
+    assert!(stdout.contains("Administrator:    admin\n"), "{stdout}");
+    assert!(
+        stdout.contains("Setup link:       http://acme.localhost:8080/setup/"),
+        "{stdout}"
+    );
+    assert!(stdout.contains("UTC, single use)"), "{stdout}");
+}
+
+#[test]
+fn create_with_public_url_uses_its_scheme_and_port() {
+    let env = CliEnv::new()
+        .with("MEP24WEB_BASE_DOMAIN", "mep24web.example")
+        .with("MEP24WEB_PUBLIC_URL", "https://mep24web.example");
+
+    let created = env.create("acme", "Acme Apotheke");
+
+    assert_eq!(
+        field(&created, "access_link"),
+        "https://acme.mep24web.example"
+    );
+    assert!(
+        string_field(&created, "setup_link").starts_with("https://acme.mep24web.example/setup/"),
+        "{created}"
+    );
+}
+
+#[test]
+fn create_taken_slug_is_rejected() {
+    let env = CliEnv::new();
+    env.create("acme", "Acme Apotheke");
+
+    let stderr = env.run_rejected(&["tenant", "create", "--name", "Andere", "--slug", "ACME"]);
+
+    assert_eq!(
+        stderr.trim_end(),
+        "error: the slug 'acme' is already taken; choose another one"
+    );
+    let tenants = env.run_json(&["tenant", "list", "--json"]);
+    assert_eq!(tenants.as_array().map(Vec::len), Some(1));
+}
+
+#[test]
+fn create_taken_customer_number_is_rejected() {
+    let env = CliEnv::new();
+    env.create("acme", "Acme Apotheke");
+
+    let stderr = env.run_rejected(&[
+        "tenant",
+        "create",
+        "--name",
+        "Beta Markt",
+        "--slug",
+        "beta",
+        "--customer-number",
+        "10001",
+    ]);
+
+    assert_eq!(
+        stderr.trim_end(),
+        "error: the customer number 10001 is already taken; \
+         omit --customer-number to get the next free one"
+    );
+    let tenants = env.run_json(&["tenant", "list", "--json"]);
+    assert_eq!(tenants.as_array().map(Vec::len), Some(1));
+}
+
+#[test]
+fn create_invalid_slug_is_rejected() {
+    let env = CliEnv::new();
+
+    let cases = [
+        (
+            "bad_slug",
+            "error: invalid slug 'bad_slug': slug contains the invalid character '_'; \
+             only a-z, 0-9 and '-' are allowed",
+        ),
+        (
+            "ab",
+            "error: invalid slug 'ab': slug is too short: 2 characters, at least 3 are required",
+        ),
+        (
+            "www",
+            "error: invalid slug 'www': slug 'www' is reserved for the platform, choose another one",
+        ),
+        (
+            "1abc",
+            "error: invalid slug '1abc': slug must start with a letter a-z, not '1'",
+        ),
+    ];
+    for (slug, message) in cases {
+        let stderr = env.run_rejected(&["tenant", "create", "--name", "Acme", "--slug", slug]);
+        assert_eq!(stderr.trim_end(), message, "slug {slug:?}");
+    }
+    let tenants = env.run_json(&["tenant", "list", "--json"]);
+    assert_eq!(tenants, serde_json::json!([]));
+}
+
+#[test]
+fn create_invalid_customer_number_is_rejected() {
+    let env = CliEnv::new();
+
+    let stderr = env.run_rejected(&[
+        "tenant",
+        "create",
+        "--name",
+        "Acme",
+        "--slug",
+        "acme",
+        "--customer-number",
+        "0123",
+    ]);
+
+    assert_eq!(
+        stderr.trim_end(),
+        "error: invalid customer number: customer number must not start with 0"
+    );
+}
+
+#[test]
+fn create_empty_name_is_rejected() {
+    let env = CliEnv::new();
+
+    let stderr = env.run_rejected(&["tenant", "create", "--name", "  ", "--slug", "acme"]);
+
+    assert_eq!(
+        stderr.trim_end(),
+        "error: the tenant name must have 1 to 200 characters"
+    );
+}
+
+#[test]
+fn list_shows_tenants_by_customer_number() {
+    let env = CliEnv::new();
+    env.run_json(&[
+        "tenant",
+        "create",
+        "--name",
+        "Zeta Apotheke",
+        "--slug",
+        "zeta",
+        "--customer-number",
+        "20000",
+        "--json",
+    ]);
+    env.run_json(&[
+        "tenant",
+        "create",
+        "--name",
+        "Acme Apotheke",
+        "--slug",
+        "acme",
+        "--customer-number",
+        "15000",
+        "--json",
+    ]);
+
+    let tenants = env.run_json(&["tenant", "list", "--json"]);
+    let rows = tenants
+        .as_array()
+        .unwrap_or_else(|| panic!("no JSON array: {tenants}"));
+    assert_eq!(rows.len(), 2);
+    assert_eq!(field(&rows[0], "customer_number"), 15000);
+    assert_eq!(field(&rows[0], "slug"), "acme");
+    assert_eq!(field(&rows[0], "name"), "Acme Apotheke");
+    assert_eq!(field(&rows[0], "status"), "active");
+    assert_eq!(field(&rows[0], "access_link"), "http://acme.localhost:8080");
+    assert_eq!(field(&rows[1], "customer_number"), 20000);
+    assert_eq!(field(&rows[1], "slug"), "zeta");
+
+    let text = env.run_ok(&["tenant", "list"]);
+    let lines: Vec<Vec<&str>> = text
+        .lines()
+        .map(|line| line.split_whitespace().collect())
+        .collect();
+    assert_eq!(
+        lines,
+        [
+            vec!["NUMBER", "SLUG", "STATUS", "NAME"],
+            vec!["15000", "acme", "active", "Acme", "Apotheke"],
+            vec!["20000", "zeta", "active", "Zeta", "Apotheke"],
+        ]
+    );
+}
+
+#[test]
+fn show_finds_tenant_by_slug_or_number() {
+    let env = CliEnv::new();
+    env.create("acme", "Acme Apotheke");
+
+    let by_slug = env.run_json(&["tenant", "show", "acme", "--json"]);
+    let by_number = env.run_json(&["tenant", "show", "10001", "--json"]);
+
+    assert_eq!(by_slug, by_number);
+    assert_eq!(field(&by_slug, "slug"), "acme");
+    assert_eq!(field(&by_slug, "customer_number"), 10001);
+    assert_eq!(field(&by_slug, "status"), "active");
+    assert!(
+        chrono::DateTime::parse_from_rfc3339(&string_field(&by_slug, "created_at")).is_ok(),
+        "{by_slug}"
+    );
+
+    let text = env.run_ok(&["tenant", "show", "acme"]);
+    assert!(
+        text.lines()
+            .any(|line| line.split_whitespace().eq(["slug", "acme"])),
+        "{text}"
+    );
+}
+
+#[test]
+fn show_unknown_tenant_is_rejected() {
+    let env = CliEnv::new();
+
+    let stderr = env.run_rejected(&["tenant", "show", "nobody"]);
+    assert_eq!(
+        stderr.trim_end(),
+        "error: no tenant with slug or customer number 'nobody'"
+    );
+
+    let stderr = env.run_rejected(&["tenant", "show", "10001"]);
+    assert_eq!(
+        stderr.trim_end(),
+        "error: no tenant with slug or customer number '10001'"
+    );
+}
+
+#[test]
+fn suspend_and_resume_change_status() {
+    let env = CliEnv::new();
+    env.create("acme", "Acme Apotheke");
+    env.create("beta", "Beta Markt");
+
+    assert_eq!(
+        env.run_ok(&["tenant", "suspend", "acme"]),
+        "Tenant acme suspended.\n"
+    );
+    let suspended = env.run_json(&["tenant", "show", "acme", "--json"]);
+    assert_eq!(field(&suspended, "status"), "suspended");
+    let other = env.run_json(&["tenant", "show", "beta", "--json"]);
+    assert_eq!(field(&other, "status"), "active");
+
+    assert_eq!(
+        env.run_ok(&["tenant", "resume", "acme"]),
+        "Tenant acme resumed.\n"
+    );
+    let resumed = env.run_json(&["tenant", "show", "acme", "--json"]);
+    assert_eq!(field(&resumed, "status"), "active");
+}
+
+#[test]
+fn suspend_unknown_tenant_is_rejected() {
+    let env = CliEnv::new();
+
+    for command in ["suspend", "resume"] {
+        let stderr = env.run_rejected(&["tenant", command, "nobody"]);
+        assert_eq!(
+            stderr.trim_end(),
+            "error: no tenant with slug 'nobody'",
+            "{command}"
+        );
+        let stderr = env.run_rejected(&["tenant", command, "Not a slug"]);
+        assert_eq!(
+            stderr.trim_end(),
+            "error: no tenant with slug 'Not a slug'",
+            "{command}"
+        );
+    }
+}
+
+#[test]
+fn migrate_prepares_empty_database() {
+    let env = CliEnv::new();
+
+    assert_eq!(env.run_ok(&["migrate"]), "Migrations applied.\n");
+    assert_eq!(env.run_ok(&["migrate"]), "Migrations applied.\n");
+
+    if env.database.is_none() {
+        assert!(env.data_dir.path().join("mep24web.db").is_file());
+    }
+    let tenants = env.run_json(&["tenant", "list", "--json"]);
+    assert_eq!(tenants, serde_json::json!([]));
+}
+
+#[test]
+fn help_lists_commands_and_settings() {
+    let env = CliEnv::new();
+
+    let help = env.run_ok(&["--help"]);
+
+    for command in ["serve", "migrate", "tenant"] {
+        assert!(
+            help.lines()
+                .any(|line| line.trim_start().starts_with(command)),
+            "command {command} missing in:\n{help}"
+        );
+    }
+    for setting in [
+        "MEP24WEB_DATA_DIR",
+        "MEP24WEB_DATABASE_URL",
+        "MEP24WEB_DATABASE_URL_FILE",
+        "MEP24WEB_DB_MAX_CONNECTIONS",
+        "MEP24WEB_LISTEN",
+        "MEP24WEB_BASE_DOMAIN",
+        "MEP24WEB_PUBLIC_URL",
+        "MEP24WEB_TRUSTED_PROXIES",
+        "MEP24WEB_SMTP_URL",
+        "MEP24WEB_SMTP_URL_FILE",
+        "MEP24WEB_SMTP_TIMEOUT_SECONDS",
+        "MEP24WEB_MAIL_FROM",
+        "MEP24WEB_OUTBOX_POLL_SECONDS",
+        "MEP24WEB_HASH_CONCURRENCY",
+        "MEP24WEB_LOG",
+        "MEP24WEB_LOG_FORMAT",
+        "MEP24WEB_REQUEST_TIMEOUT_SECONDS",
+    ] {
+        assert!(
+            help.contains(&format!("[env: {setting}")),
+            "setting {setting} missing in:\n{help}"
+        );
+    }
+
+    let tenant_help = env.run_ok(&["tenant", "create", "--help"]);
+    for flag in [
+        "--name",
+        "--slug",
+        "--customer-number",
+        "--admin-username",
+        "--json",
+    ] {
+        assert!(
+            tenant_help.contains(flag),
+            "{flag} missing in:\n{tenant_help}"
+        );
+    }
+}
+
+/// A PostgreSQL database for one test, named like the end-to-end harness names its databases
+/// (`mep24web_test_<unix seconds>_<uuid>`) so that its clean-up of leaked databases covers
+/// these too.
+struct PostgresDatabase {
+    admin_url: String,
+    name: String,
+    url: String,
+}
+
+impl PostgresDatabase {
+    fn create(server_url: &str) -> Self {
+        let created = SystemTime::now()
+            .duration_since(UNIX_EPOCH)
+            .map_or(0, |age| age.as_secs());
+        let name = format!("mep24web_test_{created}_{}", uuid::Uuid::new_v4().simple());
+        let admin_url = block_on(async {
+            // The database named in the URL may not exist; the maintenance database does.
+            let fallback = with_database(server_url, "postgres");
+            for candidate in [server_url.to_owned(), fallback] {
+                if let Ok(admin) = connect(&candidate).await {
+                    admin
+                        .execute_unprepared(&format!("CREATE DATABASE \"{name}\""))
+                        .await
+                        .unwrap_or_else(|error| panic!("cannot create database {name}: {error}"));
+                    let _ = admin.close().await;
+                    return candidate;
+                }
+            }
+            panic!("cannot connect to PostgreSQL at MEP24WEB_TEST_DATABASE_URL");
+        });
+        let url = with_database(&admin_url, &name);
+        Self {
+            admin_url,
+            name,
+            url,
+        }
+    }
+}
+
+impl Drop for PostgresDatabase {
+    fn drop(&mut self) {
+        let statement = format!("DROP DATABASE IF EXISTS \"{}\" WITH (FORCE)", self.name);
+        block_on(async {
+            match connect(&self.admin_url).await {
+                Ok(admin) => {
+                    if let Err(error) = admin.execute_unprepared(&statement).await {
+                        eprintln!("cannot drop the test database {}: {error}", self.name);
+                    }
+                    let _ = admin.close().await;
+                }
+                Err(error) => eprintln!("cannot drop the test database {}: {error}", self.name),
+            }
+        });
+    }
+}
+
+fn block_on<T>(future: impl std::future::Future<Output = T>) -> T {
+    tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap_or_else(|error| panic!("cannot start a runtime: {error}"))
+        .block_on(future)
+}
+
+async fn connect(url: &str) -> Result<DatabaseConnection, sea_orm::DbErr> {
+    let mut options = ConnectOptions::new(url.to_owned());
+    options
+        .max_connections(1)
+        .connect_timeout(Duration::from_secs(5))
+        .sqlx_logging(false);
+    Database::connect(options).await
+}
+
+fn with_database(server_url: &str, database: &str) -> String {
+    let mut url = url::Url::parse(server_url)
+        .unwrap_or_else(|error| panic!("MEP24WEB_TEST_DATABASE_URL is no URL: {error}"));
+    url.set_path(&format!("/{database}"));
+    url.to_string()
+}
