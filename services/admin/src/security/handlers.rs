@@ -1,0 +1,329 @@
+//! Handlers of the user list, the "Neuer Benutzer" form and the edit form.
+
+use std::collections::BTreeMap;
+
+use axum::Form;
+use axum::extract::rejection::{FormRejection, PathRejection, QueryRejection};
+use axum::extract::{Path, Query, State};
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Redirect, Response};
+use chrono::Utc;
+use mep24web_entities::account;
+use mep24web_platform::error::Result;
+use mep24web_platform::sessions::{Administrator, Authenticated};
+use mep24web_platform::{AppState, Error, i18n, templates, web};
+use minijinja::{Value, context};
+use serde::Deserialize;
+
+use super::form::{EditUserForm, FieldErrors, NewUserForm};
+use super::store::{self, StoreError};
+use super::{ROLE_PLANNER, format_time};
+
+const LIST_PATH: &str = "/admin/sicherheit/benutzer";
+
+/// The `?notice=` parameter that a redirect after a successful save carries.
+#[derive(Debug, Default, Deserialize)]
+#[serde(default)]
+pub(super) struct NoticeQuery {
+    notice: String,
+}
+
+/// Lists the tenant's planner users.
+pub(super) async fn list(
+    State(state): State<AppState>,
+    Administrator(auth): Administrator,
+    query: std::result::Result<Query<NoticeQuery>, QueryRejection>,
+) -> Result<Response> {
+    let tenant = &auth.tenant;
+    let now = Utc::now();
+    let users: Vec<Value> = store::list_planners(&state.db, tenant.id)
+        .await?
+        .iter()
+        .map(|row| {
+            context! {
+                id => row.id,
+                username => row.username,
+                display_name => row.display_name,
+                is_administrator => row.role.as_deref() == Some(super::ROLE_ADMINISTRATOR),
+                email => row.email,
+                active => row.active,
+                last_login => row.last_login_at.map(|at| format_time(at, tenant.time_zone)),
+                locked_until => row
+                    .locked_until
+                    .filter(|until| *until > now)
+                    .map(|until| format_time(until, tenant.time_zone)),
+            }
+        })
+        .collect();
+    let notice = match query.map(|Query(q)| q.notice).unwrap_or_default().as_str() {
+        "created" => Some(text("security.users.notice_created")),
+        "saved" => Some(text("common.saved")),
+        _ => None,
+    };
+    let base = web::base_context(tenant, Some(&auth), "sicherheit");
+    let page = templates::page(
+        "admin/security/list.html",
+        context! { users => users, notice => notice, ..base },
+    )?;
+    Ok(page.into_response())
+}
+
+/// Shows the empty "Neuer Benutzer" form: role Planer, password change required.
+pub(super) async fn new_form(Administrator(auth): Administrator) -> Result<Response> {
+    let form = context! { role => ROLE_PLANNER, must_change_password => true };
+    render_new(&auth, form, &FieldErrors::new(), StatusCode::OK)
+}
+
+/// Creates a planner user, or shows the form again with every problem next to its field.
+pub(super) async fn create(
+    State(state): State<AppState>,
+    Administrator(auth): Administrator,
+    form: std::result::Result<Form<NewUserForm>, FormRejection>,
+) -> Result<Response> {
+    let Form(form) = form.map_err(|_| Error::BadRequest("errors.bad_form"))?;
+    let tenant_id = auth.tenant.id;
+    let mut user = form.validate();
+    if let Ok(valid) = &user
+        && store::username_taken(&state.db, tenant_id, valid.username.key()).await?
+    {
+        user = Err(FieldErrors::from([("username", "errors.username_taken")]));
+    }
+    let user = match user {
+        Ok(user) => user,
+        Err(errors) => {
+            return render_new(
+                &auth,
+                typed_new(&form),
+                &errors,
+                StatusCode::UNPROCESSABLE_ENTITY,
+            );
+        }
+    };
+    let hash = state.hasher.hash(&user.password).await?;
+    match store::insert(&state.db, tenant_id, &user, hash).await {
+        Ok(row) => {
+            tracing::info!(
+                tenant_id = %tenant_id,
+                account_id = row.id,
+                by_account_id = auth.account.id,
+                role = user.role,
+                "planner user created"
+            );
+            Ok(Redirect::to(&format!("{LIST_PATH}?notice=created")).into_response())
+        }
+        Err(StoreError::UsernameTaken) => {
+            let errors = FieldErrors::from([("username", "errors.username_taken")]);
+            render_new(
+                &auth,
+                typed_new(&form),
+                &errors,
+                StatusCode::UNPROCESSABLE_ENTITY,
+            )
+        }
+        Err(error) => Err(internal(error)),
+    }
+}
+
+/// Shows the edit form of one planner user.
+pub(super) async fn edit_form(
+    State(state): State<AppState>,
+    Administrator(auth): Administrator,
+    id: std::result::Result<Path<String>, PathRejection>,
+) -> Result<Response> {
+    let account = load_planner(&state, &auth, id).await?;
+    let form = context! {
+        display_name => account.display_name,
+        email => account.email,
+        role => account.role,
+        active => account.active,
+        must_change_password => true,
+    };
+    render_edit(&auth, &account, form, &FieldErrors::new(), StatusCode::OK)
+}
+
+/// Saves the edit form. Deactivation and a new password end the user's sessions and app tokens
+/// in the same transaction. The last active administrator can be neither demoted nor
+/// deactivated, and an administrator cannot deactivate their own account.
+pub(super) async fn update(
+    State(state): State<AppState>,
+    Administrator(auth): Administrator,
+    id: std::result::Result<Path<String>, PathRejection>,
+    form: std::result::Result<Form<EditUserForm>, FormRejection>,
+) -> Result<Response> {
+    let account = load_planner(&state, &auth, id).await?;
+    let Form(form) = form.map_err(|_| Error::BadRequest("errors.bad_form"))?;
+    let editing_self = account.id == auth.account.id;
+    let mut changes = form.validate(&account.username);
+    if let Ok(valid) = &changes
+        && editing_self
+        && !valid.active
+    {
+        changes = Err(FieldErrors::from([(
+            "active",
+            "security.users.error_self_deactivate",
+        )]));
+    }
+    let changes = match changes {
+        Ok(changes) => changes,
+        Err(errors) => {
+            return render_edit(
+                &auth,
+                &account,
+                typed_edit(&form),
+                &errors,
+                StatusCode::UNPROCESSABLE_ENTITY,
+            );
+        }
+    };
+
+    // Hashing takes a while, so it happens before the transaction opens.
+    let hash = match &changes.new_password {
+        Some(change) => Some(state.hasher.hash(&change.password).await?),
+        None => None,
+    };
+    let keep_session = editing_self.then_some(auth.session_id);
+    match store::update(
+        &state.db,
+        auth.tenant.id,
+        account.id,
+        &changes,
+        hash,
+        keep_session,
+    )
+    .await
+    {
+        Ok(revoked) => {
+            tracing::info!(
+                tenant_id = %auth.tenant.id,
+                account_id = account.id,
+                by_account_id = auth.account.id,
+                active = changes.active,
+                role = changes.role,
+                password_set = changes.new_password.is_some(),
+                sessions_revoked = revoked,
+                "planner user updated"
+            );
+            // An administrator who gave up the role can no longer open this area.
+            let target = if editing_self && changes.removes_administrator() {
+                "/admin".to_owned()
+            } else {
+                format!("{LIST_PATH}?notice=saved")
+            };
+            Ok(Redirect::to(&target).into_response())
+        }
+        Err(StoreError::LastAdministrator) => {
+            let field = if changes.active { "role" } else { "active" };
+            let errors = FieldErrors::from([(field, "security.users.error_last_administrator")]);
+            render_edit(
+                &auth,
+                &account,
+                typed_edit(&form),
+                &errors,
+                StatusCode::CONFLICT,
+            )
+        }
+        Err(StoreError::NotFound) => Err(Error::NotFound),
+        Err(error) => Err(internal(error)),
+    }
+}
+
+/// Loads the planner user named by the path. A malformed id, an employee login and another
+/// tenant's account all return `Error::NotFound`.
+async fn load_planner(
+    state: &AppState,
+    auth: &Authenticated,
+    id: std::result::Result<Path<String>, PathRejection>,
+) -> Result<account::Model> {
+    let id = id
+        .ok()
+        .and_then(|Path(raw)| raw.parse::<i64>().ok())
+        .ok_or(Error::NotFound)?;
+    store::find_planner(&state.db, auth.tenant.id, id)
+        .await?
+        .ok_or(Error::NotFound)
+}
+
+fn render_new(
+    auth: &Authenticated,
+    form: Value,
+    errors: &FieldErrors,
+    status: StatusCode,
+) -> Result<Response> {
+    let base = web::base_context(&auth.tenant, Some(auth), "sicherheit");
+    let page = templates::page(
+        "admin/security/new.html",
+        context! { form => form, errors => translate(errors), ..base },
+    )?;
+    Ok((status, page).into_response())
+}
+
+fn render_edit(
+    auth: &Authenticated,
+    account: &account::Model,
+    form: Value,
+    errors: &FieldErrors,
+    status: StatusCode,
+) -> Result<Response> {
+    let tenant = &auth.tenant;
+    let locked_until = account
+        .locked_until
+        .filter(|until| *until > Utc::now())
+        .map(|until| format_time(until, tenant.time_zone));
+    let base = web::base_context(tenant, Some(auth), "sicherheit");
+    let page = templates::page(
+        "admin/security/edit.html",
+        context! {
+            account => context! {
+                id => account.id,
+                username => account.username,
+                is_self => account.id == auth.account.id,
+                last_login => account.last_login_at.map(|at| format_time(at, tenant.time_zone)),
+                locked_until => locked_until,
+            },
+            form => form,
+            errors => translate(errors),
+            ..base,
+        },
+    )?;
+    Ok((status, page).into_response())
+}
+
+/// Returns what the user typed into the new-user form, without the passwords.
+fn typed_new(form: &NewUserForm) -> Value {
+    context! {
+        username => form.username,
+        display_name => form.display_name,
+        email => form.email,
+        role => form.role,
+        must_change_password => form.must_change_password.is_some(),
+    }
+}
+
+/// Returns what the user typed into the edit form, without the passwords.
+fn typed_edit(form: &EditUserForm) -> Value {
+    context! {
+        display_name => form.display_name,
+        email => form.email,
+        role => form.role,
+        active => form.active != "nein",
+        must_change_password => form.must_change_password.is_some(),
+    }
+}
+
+fn translate(errors: &FieldErrors) -> BTreeMap<&'static str, String> {
+    errors
+        .iter()
+        .map(|(field, key)| (*field, text(key)))
+        .collect()
+}
+
+fn text(key: &str) -> String {
+    i18n::text(i18n::current_locale(), key)
+}
+
+fn internal(error: StoreError) -> Error {
+    match error {
+        StoreError::Database(error) => error.into(),
+        other => Error::Internal(other.into()),
+    }
+}

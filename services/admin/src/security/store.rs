@@ -1,0 +1,223 @@
+//! Reads and writes of planner accounts for the user administration.
+//!
+//! Every query goes through [`Scoped`], and every query by id also requires kind `planner`, so
+//! another tenant's account and an employee login are both "not found".
+
+use chrono::{DateTime, Utc};
+use mep24web_entities::{account, session};
+use mep24web_platform::db::{Scoped, is_unique_violation};
+use mep24web_platform::{TenantId, sessions};
+use sea_orm::sea_query::Expr;
+use sea_orm::{
+    ActiveModelTrait, ColumnTrait, ConnectionTrait, DatabaseBackend, DatabaseConnection, DbErr,
+    PaginatorTrait, QueryFilter, QueryOrder, QuerySelect, Set, TransactionTrait,
+};
+
+use super::ROLE_ADMINISTRATOR;
+use super::form::{NewUser, UserChanges};
+
+/// Account kind of planner users.
+const KIND_PLANNER: &str = "planner";
+
+/// Reason a read or write of planner accounts failed.
+#[derive(Debug, thiserror::Error)]
+pub(super) enum StoreError {
+    #[error("planner account not found")]
+    NotFound,
+    #[error("username already taken")]
+    UsernameTaken,
+    #[error("the change would leave the tenant without an active administrator")]
+    LastAdministrator,
+    #[error(transparent)]
+    Database(#[from] DbErr),
+}
+
+/// Lists the tenant's planner users ordered by username.
+pub(super) async fn list_planners(
+    db: &DatabaseConnection,
+    tenant_id: TenantId,
+) -> Result<Vec<account::Model>, DbErr> {
+    let scope = Scoped::new(db, tenant_id);
+    scope
+        .find::<account::Entity>()
+        .filter(account::Column::Kind.eq(KIND_PLANNER))
+        .order_by_asc(account::Column::UsernameKey)
+        .all(db)
+        .await
+}
+
+/// Finds one planner user of the tenant. Employee logins and other tenants' rows are `None`.
+pub(super) async fn find_planner(
+    db: &DatabaseConnection,
+    tenant_id: TenantId,
+    account_id: i64,
+) -> Result<Option<account::Model>, DbErr> {
+    let scope = Scoped::new(db, tenant_id);
+    scope
+        .find::<account::Entity>()
+        .filter(account::Column::Id.eq(account_id))
+        .filter(account::Column::Kind.eq(KIND_PLANNER))
+        .one(db)
+        .await
+}
+
+/// Returns true when any login of the tenant, planner or employee, already uses the username.
+pub(super) async fn username_taken(
+    db: &DatabaseConnection,
+    tenant_id: TenantId,
+    username_key: &str,
+) -> Result<bool, DbErr> {
+    let scope = Scoped::new(db, tenant_id);
+    let count = scope
+        .find::<account::Entity>()
+        .filter(account::Column::UsernameKey.eq(username_key))
+        .count(db)
+        .await?;
+    Ok(count > 0)
+}
+
+/// Inserts a planner user with an already hashed password.
+pub(super) async fn insert(
+    db: &DatabaseConnection,
+    tenant_id: TenantId,
+    user: &NewUser,
+    password_hash: String,
+) -> Result<account::Model, StoreError> {
+    let now = Utc::now();
+    let inserted = account::ActiveModel {
+        tenant_id: Set(tenant_id.get()),
+        kind: Set(KIND_PLANNER.to_owned()),
+        username: Set(user.username.as_str().to_owned()),
+        username_key: Set(user.username.key().to_owned()),
+        password_hash: Set(Some(password_hash)),
+        display_name: Set(user.display_name.clone()),
+        role: Set(Some(user.role.to_owned())),
+        email: Set(user.email.clone()),
+        employee_id: Set(None),
+        active: Set(true),
+        must_change_password: Set(user.must_change_password),
+        failed_attempts: Set(0),
+        locked_until: Set(None),
+        language: Set("de".to_owned()),
+        created_at: Set(now),
+        updated_at: Set(now),
+        last_login_at: Set(None),
+        ..Default::default()
+    }
+    .insert(db)
+    .await;
+    match inserted {
+        Ok(row) => Ok(row),
+        // Another request took the username between the check and this insert.
+        Err(error) if is_unique_violation(&error) => Err(StoreError::UsernameTaken),
+        Err(error) => Err(error.into()),
+    }
+}
+
+/// Applies the changes to one planner user in one transaction: the row update, the check that
+/// an active administrator remains, and the revocation of sessions and app tokens when the
+/// account is deactivated or gets a new password.
+///
+/// `keep_session` is the session of the administrator making the change: when they set their
+/// own password, that session stays and all others end. Returns how many sessions ended.
+pub(super) async fn update(
+    db: &DatabaseConnection,
+    tenant_id: TenantId,
+    account_id: i64,
+    changes: &UserChanges,
+    password_hash: Option<String>,
+    keep_session: Option<i64>,
+) -> Result<u64, StoreError> {
+    let txn = db.begin().await?;
+    let scope = Scoped::new(&txn, tenant_id);
+
+    // Two concurrent edits must not both remove an administrator. On PostgreSQL each edit first
+    // locks the tenant's active administrator rows (in id order, so edits cannot deadlock), and
+    // the second waits until the first commits. SQLite has no row locks, but there the update
+    // below is the transaction's first statement, so it takes the database write lock before
+    // reading anything and the transactions run one after the other.
+    if txn.get_database_backend() == DatabaseBackend::Postgres {
+        active_administrators(&scope)
+            .select_only()
+            .column(account::Column::Id)
+            .order_by_asc(account::Column::Id)
+            .lock_exclusive()
+            .into_tuple::<i64>()
+            .all(&txn)
+            .await?;
+    }
+
+    let now = Utc::now();
+    let mut statement = scope
+        .update_many::<account::Entity>()
+        .col_expr(
+            account::Column::DisplayName,
+            Expr::value(changes.display_name.clone()),
+        )
+        .col_expr(account::Column::Email, Expr::value(changes.email.clone()))
+        .col_expr(
+            account::Column::Role,
+            Expr::value(Some(changes.role.to_owned())),
+        )
+        .col_expr(account::Column::Active, Expr::value(changes.active))
+        .col_expr(account::Column::UpdatedAt, Expr::value(now));
+    let new_password = changes.new_password.as_ref().zip(password_hash);
+    if let Some((change, hash)) = &new_password {
+        statement = statement
+            .col_expr(
+                account::Column::PasswordHash,
+                Expr::value(Some(hash.clone())),
+            )
+            .col_expr(
+                account::Column::MustChangePassword,
+                Expr::value(change.must_change_password),
+            )
+            .col_expr(account::Column::FailedAttempts, Expr::value(0))
+            .col_expr(
+                account::Column::LockedUntil,
+                Expr::value(Option::<DateTime<Utc>>::None),
+            );
+    }
+    let updated = statement
+        .filter(account::Column::Id.eq(account_id))
+        .filter(account::Column::Kind.eq(KIND_PLANNER))
+        .exec(&txn)
+        .await?;
+    if updated.rows_affected == 0 {
+        return Err(StoreError::NotFound);
+    }
+
+    if changes.removes_administrator() && active_administrators(&scope).count(&txn).await? == 0 {
+        // Dropping the transaction rolls the update back.
+        return Err(StoreError::LastAdministrator);
+    }
+
+    let mut revoked = 0;
+    if !changes.active || new_password.is_some() {
+        revoked = match keep_session {
+            None => sessions::revoke_all_for_account(&txn, tenant_id, account_id).await?,
+            Some(current) => {
+                scope
+                    .delete_many::<session::Entity>()
+                    .filter(session::Column::AccountId.eq(account_id))
+                    .filter(session::Column::Id.ne(current))
+                    .exec(&txn)
+                    .await?
+                    .rows_affected
+            }
+        };
+    }
+    txn.commit().await?;
+    Ok(revoked)
+}
+
+/// Starts a query over the tenant's active planner users with the Administrator role.
+fn active_administrators<C: ConnectionTrait>(
+    scope: &Scoped<'_, C>,
+) -> sea_orm::Select<account::Entity> {
+    scope
+        .find::<account::Entity>()
+        .filter(account::Column::Kind.eq(KIND_PLANNER))
+        .filter(account::Column::Role.eq(ROLE_ADMINISTRATOR))
+        .filter(account::Column::Active.eq(true))
+}

@@ -1,0 +1,166 @@
+//! The "Anmeldung" tab: allowed failed logins and the lockout duration.
+
+use std::ops::RangeInclusive;
+
+use axum::Form;
+use axum::extract::rejection::{FormRejection, QueryRejection};
+use axum::extract::{Query, State};
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Redirect, Response};
+use mep24web_entities::tenant_settings;
+use mep24web_platform::error::Result;
+use mep24web_platform::sessions::Administrator;
+use mep24web_platform::{AppState, Error};
+use minijinja::context;
+use sea_orm::sea_query::Expr;
+use serde::Deserialize;
+
+use super::{FieldErrors, NoticeQuery, notice, parse_number, render, store};
+
+pub(super) const PATH: &str = "/admin/einstellungen/anmeldung";
+
+/// Allowed failed logins before an account is locked.
+const MAX_FAILED_LOGINS: RangeInclusive<i32> = 1..=20;
+/// Lockout duration in minutes: one minute up to one day.
+const LOCKOUT_MINUTES: RangeInclusive<i32> = 1..=1440;
+
+/// The "Anmeldung" form as submitted. Fields default to empty, so validation reports them.
+#[derive(Debug, Default, Deserialize)]
+#[serde(default)]
+pub(super) struct LoginForm {
+    max_failed_logins: String,
+    lockout_minutes: String,
+}
+
+/// Validated values of the "Anmeldung" tab.
+#[derive(Debug, PartialEq, Eq)]
+struct LoginSettings {
+    max_failed_logins: i32,
+    lockout_minutes: i32,
+}
+
+impl LoginForm {
+    fn validate(&self) -> std::result::Result<LoginSettings, FieldErrors> {
+        let mut errors = FieldErrors::new();
+        let max_failed_logins = parse_number(&self.max_failed_logins, MAX_FAILED_LOGINS)
+            .map_err(|_| {
+                errors.insert(
+                    "max_failed_logins",
+                    "settings.login.error_max_failed_logins",
+                )
+            })
+            .ok();
+        let lockout_minutes = parse_number(&self.lockout_minutes, LOCKOUT_MINUTES)
+            .map_err(|_| errors.insert("lockout_minutes", "settings.login.error_lockout_minutes"))
+            .ok();
+        match (max_failed_logins, lockout_minutes) {
+            (Some(max_failed_logins), Some(lockout_minutes)) => Ok(LoginSettings {
+                max_failed_logins,
+                lockout_minutes,
+            }),
+            _ => Err(errors),
+        }
+    }
+}
+
+pub(super) async fn show(
+    State(state): State<AppState>,
+    Administrator(auth): Administrator,
+    query: std::result::Result<Query<NoticeQuery>, QueryRejection>,
+) -> Result<Response> {
+    let current = store::load(&state.db, auth.tenant.id).await?;
+    let form = context! {
+        max_failed_logins => current.max_failed_logins.to_string(),
+        lockout_minutes => current.lockout_minutes.to_string(),
+    };
+    render(
+        &auth,
+        "admin/settings/login.html",
+        form,
+        &FieldErrors::new(),
+        notice(query),
+        StatusCode::OK,
+    )
+}
+
+pub(super) async fn save(
+    State(state): State<AppState>,
+    Administrator(auth): Administrator,
+    form: std::result::Result<Form<LoginForm>, FormRejection>,
+) -> Result<Response> {
+    let Form(form) = form.map_err(|_| Error::BadRequest("errors.bad_form"))?;
+    let settings = match form.validate() {
+        Ok(settings) => settings,
+        Err(errors) => {
+            let typed = context! {
+                max_failed_logins => form.max_failed_logins,
+                lockout_minutes => form.lockout_minutes,
+            };
+            let status = StatusCode::UNPROCESSABLE_ENTITY;
+            return render(
+                &auth,
+                "admin/settings/login.html",
+                typed,
+                &errors,
+                None,
+                status,
+            );
+        }
+    };
+    let changes = [
+        (
+            tenant_settings::Column::MaxFailedLogins,
+            Expr::value(settings.max_failed_logins),
+        ),
+        (
+            tenant_settings::Column::LockoutMinutes,
+            Expr::value(settings.lockout_minutes),
+        ),
+    ];
+    store::save(&state.db, auth.tenant.id, changes).await?;
+    tracing::info!(
+        tenant_id = %auth.tenant.id,
+        by_account_id = auth.account.id,
+        max_failed_logins = settings.max_failed_logins,
+        lockout_minutes = settings.lockout_minutes,
+        "login settings saved"
+    );
+    Ok(Redirect::to(&format!("{PATH}?notice=saved")).into_response())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn login_form_accepts_bounds() {
+        for (failed, minutes) in [("1", "1"), ("20", "1440"), (" 5 ", "15")] {
+            let form = LoginForm {
+                max_failed_logins: failed.to_owned(),
+                lockout_minutes: minutes.to_owned(),
+            };
+            assert!(form.validate().is_ok(), "{failed}/{minutes} rejected");
+        }
+    }
+
+    #[test]
+    fn login_form_rejects_out_of_range_and_text() {
+        for (failed, minutes) in [("0", "0"), ("21", "1441"), ("fünf", ""), ("-1", "1.5")] {
+            let form = LoginForm {
+                max_failed_logins: failed.to_owned(),
+                lockout_minutes: minutes.to_owned(),
+            };
+            let Err(errors) = form.validate() else {
+                panic!("{failed}/{minutes} accepted");
+            };
+            assert_eq!(
+                errors.get("max_failed_logins"),
+                Some(&"settings.login.error_max_failed_logins")
+            );
+            assert_eq!(
+                errors.get("lockout_minutes"),
+                Some(&"settings.login.error_lockout_minutes")
+            );
+        }
+    }
+}

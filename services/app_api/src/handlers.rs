@@ -1,0 +1,271 @@
+//! Handlers of the app API: login, the signed-in account, logout and the OpenAPI document.
+
+use axum::Json;
+use axum::extract::State;
+use axum::http::{StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use chrono::SecondsFormat;
+use mep24web_entities::{employee, session};
+use mep24web_platform::db::Scoped;
+use mep24web_platform::sessions::{self, SessionKind};
+use mep24web_platform::{AppState, TenantContext, login, tokens};
+use mep24web_tenancy::CustomerNumber;
+use mep24web_tenancy::resolver::{context_of, unscoped_find_by_customer_number};
+use sea_orm::{ColumnTrait, QueryFilter};
+use secrecy::SecretString;
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
+
+use crate::auth::AppToken;
+use crate::error::{ApiError, ApiJson};
+use crate::openapi;
+
+/// Body of `POST /login`.
+#[derive(Deserialize)]
+pub struct LoginRequest {
+    /// A JSON number or a string of digits, because apps differ in which they send.
+    customer_number: Value,
+    username: String,
+    password: String,
+}
+
+/// Body of a successful login.
+#[derive(Debug, Serialize)]
+pub struct LoginResponse {
+    pub token: String,
+    pub token_type: &'static str,
+    /// RFC 3339, UTC.
+    pub expires_at: String,
+    pub account_kind: String,
+    pub display_name: String,
+    pub tenant_name: String,
+    pub customer_number: i64,
+    /// True when the account must set a new password in the portal or main program first.
+    pub must_change_password: bool,
+}
+
+/// Body of `GET /me`.
+#[derive(Debug, Serialize)]
+pub struct MeResponse {
+    pub account_kind: String,
+    pub username: String,
+    pub display_name: String,
+    pub tenant_name: String,
+    pub customer_number: i64,
+    pub must_change_password: bool,
+    /// The employee record behind an employee login, `null` for planners.
+    pub employee: Option<EmployeeInfo>,
+}
+
+/// The parts of an employee record the app shows.
+#[derive(Debug, Serialize)]
+pub struct EmployeeInfo {
+    pub personnel_number: String,
+    pub first_name: String,
+    pub last_name: String,
+}
+
+/// Checks customer number, username and password and issues an app token bound to that tenant
+/// and account. Every failure returns the same `login_failed` body and costs one password hash
+/// verification, so neither body nor timing shows which part was wrong.
+pub async fn login(
+    State(state): State<AppState>,
+    ApiJson(request): ApiJson<LoginRequest>,
+) -> Result<Response, ApiError> {
+    let failed = || ApiError::LoginFailed {
+        server: state.urls.base_domain.clone(),
+    };
+    let password = SecretString::from(request.password);
+    let tenant = match parse_customer_number(&request.customer_number)? {
+        Some(number) => unscoped_find_by_customer_number(&state.db, number.get()).await?,
+        None => None,
+    };
+    let Some(tenant) = tenant else {
+        state.hasher.verify(&password, None).await;
+        tracing::info!(reason = "unknown_customer_number", "app login failed");
+        return Err(failed());
+    };
+    let tenant = context_of(&tenant, &state.urls);
+
+    // A suspended tenant is handled inside `authenticate` like an unknown user.
+    let outcome = login::authenticate(
+        &state.db,
+        &state.hasher,
+        &tenant,
+        &request.username,
+        &password,
+    )
+    .await?;
+    let account = match outcome {
+        Ok(account) => account,
+        Err(failure) => {
+            tracing::info!(
+                tenant_id = %tenant.id,
+                reason = failure.reason.as_str(),
+                suspended = tenant.suspended,
+                "app login failed"
+            );
+            return Err(failed());
+        }
+    };
+
+    let token = sessions::create(&state.db, tenant.id, account.id, SessionKind::App).await?;
+    let expires_at = token_expiry(&state, &tenant, &token).await?;
+    tracing::info!(
+        tenant_id = %tenant.id,
+        account_id = account.id,
+        account_kind = %account.kind,
+        "app token issued"
+    );
+    let body = LoginResponse {
+        token,
+        token_type: "Bearer",
+        expires_at,
+        account_kind: account.kind,
+        display_name: account.display_name,
+        tenant_name: tenant.name,
+        customer_number: tenant.customer_number,
+        must_change_password: account.must_change_password,
+    };
+    // RFC 6749, section 5.1: responses that carry a token must not be cached.
+    let headers = [
+        (header::CACHE_CONTROL, "no-store"),
+        (header::PRAGMA, "no-cache"),
+    ];
+    Ok((headers, Json(body)).into_response())
+}
+
+/// Returns the account behind the token, with its employee record for employee logins.
+pub async fn me(State(state): State<AppState>, token: AppToken) -> Result<Response, ApiError> {
+    let AppToken { signed_in, .. } = token;
+    let tenant = &signed_in.tenant;
+    let account = signed_in.account;
+    let employee = match account.employee_id {
+        Some(id) => Scoped::new(&state.db, tenant.id)
+            .find_by_id::<employee::Entity>(id)
+            .await?
+            .map(|row| EmployeeInfo {
+                personnel_number: row.personnel_number,
+                first_name: row.first_name,
+                last_name: row.last_name,
+            }),
+        None => None,
+    };
+    let body = MeResponse {
+        account_kind: account.kind,
+        username: account.username,
+        display_name: account.display_name,
+        tenant_name: tenant.name.clone(),
+        customer_number: tenant.customer_number,
+        must_change_password: account.must_change_password,
+        employee,
+    };
+    Ok(([(header::CACHE_CONTROL, "no-store")], Json(body)).into_response())
+}
+
+/// Revokes the token the request carries.
+pub async fn logout(
+    State(state): State<AppState>,
+    token: AppToken,
+) -> Result<StatusCode, ApiError> {
+    let tenant_id = token.signed_in.tenant.id;
+    sessions::revoke(&state.db, tenant_id, &token.token).await?;
+    tracing::info!(
+        tenant_id = %tenant_id,
+        account_id = token.signed_in.account.id,
+        "app token revoked by logout"
+    );
+    Ok(StatusCode::NO_CONTENT)
+}
+
+/// Serves the OpenAPI document.
+pub async fn openapi_document(State(state): State<AppState>) -> Json<Value> {
+    Json(openapi::document(&state.urls))
+}
+
+/// Returns `not_found` for paths under the API prefix that have no route.
+pub async fn not_found() -> ApiError {
+    ApiError::NotFound
+}
+
+/// Returns `method_not_allowed` for a known path called with a method it does not have.
+pub async fn method_not_allowed() -> ApiError {
+    ApiError::MethodNotAllowed
+}
+
+/// Reads the customer number from a JSON number or a digit string. A value that cannot be a
+/// customer number is `None`, so the login fails as for an unknown number. Any other JSON type
+/// is a malformed request.
+fn parse_customer_number(value: &Value) -> Result<Option<CustomerNumber>, ApiError> {
+    match value {
+        Value::Number(number) => Ok(number.as_i64().and_then(CustomerNumber::new)),
+        Value::String(text) => Ok(text.chars().take(40).collect::<String>().parse().ok()),
+        _ => Err(ApiError::BadRequest),
+    }
+}
+
+/// Reads the expiry of a token just issued, as RFC 3339 text.
+async fn token_expiry(
+    state: &AppState,
+    tenant: &TenantContext,
+    token: &str,
+) -> Result<String, ApiError> {
+    let row = Scoped::new(&state.db, tenant.id)
+        .find::<session::Entity>()
+        .filter(session::Column::TokenHash.eq(tokens::hash(token)))
+        .one(&state.db)
+        .await?
+        .ok_or_else(|| anyhow::anyhow!("app session vanished right after it was created"))?;
+    Ok(row.expires_at.to_rfc3339_opts(SecondsFormat::Secs, true))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    #[test]
+    fn customer_number_accepts_number_and_digits() {
+        let parsed = |value: Value| {
+            parse_customer_number(&value)
+                .ok()
+                .flatten()
+                .map(CustomerNumber::get)
+        };
+        assert_eq!(parsed(json!(10001)), Some(10001));
+        assert_eq!(parsed(json!("10001")), Some(10001));
+        assert_eq!(parsed(json!(" 10 001 ")), Some(10001));
+    }
+
+    #[test]
+    fn customer_number_impossible_values_are_unknown() {
+        for value in [
+            json!(0),
+            json!(-5),
+            json!(1.5),
+            json!("10001x"),
+            json!(""),
+            json!(1e12),
+        ] {
+            assert!(
+                matches!(parse_customer_number(&value), Ok(None)),
+                "{value} was not treated as unknown"
+            );
+        }
+    }
+
+    #[test]
+    fn customer_number_other_types_are_bad_requests() {
+        for value in [
+            json!(null),
+            json!(true),
+            json!([10001]),
+            json!({ "n": 10001 }),
+        ] {
+            assert!(
+                matches!(parse_customer_number(&value), Err(ApiError::BadRequest)),
+                "{value} was not a bad request"
+            );
+        }
+    }
+}
