@@ -21,7 +21,10 @@ async fn login_post_from_other_tenant_origin_is_rejected() {
         .unwrap();
     assert_eq!(response.status(), 403);
     let body = response.text().await.unwrap();
-    assert!(body.contains("von einer fremden Seite abgeschickt"), "{body}");
+    assert!(
+        body.contains("von einer fremden Seite abgeschickt"),
+        "{body}"
+    );
 
     // The rejected attempt never reached the login check, so no failure was counted.
     let admin = account::Entity::find()
