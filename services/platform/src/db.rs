@@ -11,8 +11,8 @@ use mep24web_entities::TenantOwned;
 use migration::MigratorTrait;
 use sea_orm::sea_query::IntoCondition;
 use sea_orm::{
-    ColumnTrait, ConnectOptions, ConnectionTrait, Database, DatabaseConnection, DbErr,
-    PrimaryKeyTrait, QueryFilter, Select,
+    ColumnTrait, ConnectOptions, ConnectionTrait, Database, DatabaseBackend, DatabaseConnection,
+    DatabaseTransaction, DbErr, PrimaryKeyTrait, QueryFilter, Select, Statement, TransactionTrait,
 };
 
 use crate::tenant::TenantId;
@@ -45,6 +45,36 @@ pub async fn connect(url: &str, max_connections: u32) -> Result<DatabaseConnecti
 /// Applies every pending migration.
 pub async fn migrate(conn: &DatabaseConnection) -> Result<(), DbErr> {
     migration::Migrator::up(conn, None).await
+}
+
+/// Begins a transaction for one tenant's rows. On PostgreSQL it sets `mep24web.tenant_id` for
+/// the transaction, so row-level security shows and accepts only this tenant's rows.
+pub async fn begin_tenant(
+    db: &DatabaseConnection,
+    tenant_id: TenantId,
+) -> Result<DatabaseTransaction, DbErr> {
+    let txn = db.begin().await?;
+    if txn.get_database_backend() == DatabaseBackend::Postgres {
+        txn.execute(Statement::from_sql_and_values(
+            DatabaseBackend::Postgres,
+            "SELECT set_config('mep24web.tenant_id', $1, true)",
+            [tenant_id.get().to_string().into()],
+        ))
+        .await?;
+    }
+    Ok(txn)
+}
+
+/// Begins a transaction that may read and write every tenant's rows, for the few places that
+/// must cross tenants (outbox worker, app-token lookup, custom domains, operator tools). Callers
+/// are named `unscoped_*` so they can be found and reviewed.
+pub async fn begin_unscoped(db: &DatabaseConnection) -> Result<DatabaseTransaction, DbErr> {
+    let txn = db.begin().await?;
+    if txn.get_database_backend() == DatabaseBackend::Postgres {
+        txn.execute_unprepared("SELECT set_config('mep24web.unscoped', 'on', true)")
+            .await?;
+    }
+    Ok(txn)
 }
 
 /// Access to the rows of one tenant over a connection or transaction.
