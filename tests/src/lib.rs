@@ -95,6 +95,7 @@ pub async fn spawn_app_with(configure: impl FnOnce(&mut Settings)) -> TestApp {
             .as_ref()
             .map(|database| SecretString::from(database.url().to_owned())),
         database_url_file: None,
+        migration_database_url: None,
         db_max_connections: 5,
         listen: SocketAddr::from((Ipv4Addr::LOCALHOST, 0)),
         base_domain: BASE_DOMAIN.to_owned(),

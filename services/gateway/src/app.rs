@@ -24,15 +24,49 @@ use crate::{demo, stack};
 /// Opens the database named by the settings and applies pending migrations.
 pub async fn open_database(settings: &Settings) -> anyhow::Result<DatabaseConnection> {
     let url = settings.database_url()?;
-    let conn = db::connect(&url, settings.db_max_connections.max(1))
+    let migration_url = settings.migration_url()?;
+    let max_connections = settings.db_max_connections.max(1);
+    if migration_url != url {
+        let owner = db::connect(&migration_url, 1)
+            .await
+            .context("cannot connect with MEP24WEB_MIGRATION_DATABASE_URL")?;
+        db::migrate(&owner)
+            .await
+            .context("applying database migrations failed")?;
+        if let Some(role) = user_of(&url) {
+            db::grant_application_role(&owner, &role)
+                .await
+                .with_context(|| format!("granting table access to the role {role} failed"))?;
+        }
+        owner.close().await?;
+    }
+    let conn = db::connect(&url, max_connections).await.context(
+        "cannot connect to the database; check MEP24WEB_DATABASE_URL or MEP24WEB_DATA_DIR",
+    )?;
+    if migration_url == url {
+        db::migrate(&conn)
+            .await
+            .context("applying database migrations failed")?;
+    }
+    Ok(conn)
+}
+
+/// Opens the database with the owner role, for operator commands that cross tenants.
+pub async fn open_owner_database(settings: &Settings) -> anyhow::Result<DatabaseConnection> {
+    let url = settings.migration_url()?;
+    let conn = db::connect(&url, 2)
         .await
-        .context(
-            "cannot connect to the database; check MEP24WEB_DATABASE_URL or MEP24WEB_DATA_DIR",
-        )?;
+        .context("cannot connect to the database; check MEP24WEB_MIGRATION_DATABASE_URL or MEP24WEB_DATABASE_URL")?;
     db::migrate(&conn)
         .await
         .context("applying database migrations failed")?;
     Ok(conn)
+}
+
+fn user_of(database_url: &str) -> Option<String> {
+    let parsed = url::Url::parse(database_url).ok()?;
+    let user = parsed.username();
+    (!user.is_empty()).then(|| user.to_owned())
 }
 
 /// Builds the public URLs from the settings; `listen_port` is the port actually bound, used when

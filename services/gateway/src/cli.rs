@@ -6,7 +6,7 @@ use clap::{Parser, Subcommand};
 use mep24web_tenancy::provision::{self, NewTenant};
 use mep24web_tenancy::{CustomerNumber, Slug};
 
-use crate::app::{Application, open_database, public_urls};
+use crate::app::{Application, open_database, open_owner_database, public_urls};
 use crate::settings::Settings;
 
 /// mep24web: staff scheduling for many companies on one server.
@@ -82,6 +82,8 @@ pub async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             Ok(ExitCode::SUCCESS)
         }
         Command::Migrate => {
+            // Migrates with the owner role, grants the application role, and checks that the
+            // application role can connect.
             open_database(&cli.settings).await?;
             println!("Migrations applied.");
             Ok(ExitCode::SUCCESS)
@@ -91,7 +93,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
 }
 
 async fn tenant_command(settings: &Settings, command: TenantCommand) -> anyhow::Result<ExitCode> {
-    let db = open_database(settings).await?;
+    let db = open_owner_database(settings).await?;
     let urls = public_urls(settings, settings.listen.port())?;
     match command {
         TenantCommand::Create {

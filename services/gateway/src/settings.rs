@@ -32,6 +32,17 @@ pub struct Settings {
     #[arg(long, env = "MEP24WEB_DATABASE_URL_FILE", global = true)]
     pub database_url_file: Option<PathBuf>,
 
+    /// PostgreSQL URL of the role that owns the tables, used for migrations and operator commands.
+    /// Default: MEP24WEB_DATABASE_URL. When it names another user, that user grants the
+    /// application role (the user of MEP24WEB_DATABASE_URL) access after migrating.
+    #[arg(
+        long,
+        env = "MEP24WEB_MIGRATION_DATABASE_URL",
+        global = true,
+        hide_env_values = true
+    )]
+    pub migration_database_url: Option<SecretString>,
+
     /// Maximum database connections of this process.
     #[arg(
         long,
@@ -148,6 +159,15 @@ impl Settings {
                 self.data_dir.display()
             )
         })
+    }
+
+    /// Returns the URL for migrations and operator commands: the migration URL if set, else the
+    /// database URL.
+    pub fn migration_url(&self) -> anyhow::Result<String> {
+        match &self.migration_database_url {
+            Some(url) => Ok(url.expose_secret().trim().to_owned()),
+            None => self.database_url(),
+        }
     }
 
     /// Returns the SMTP URL, if any.

@@ -47,6 +47,27 @@ pub async fn migrate(conn: &DatabaseConnection) -> Result<(), DbErr> {
     migration::Migrator::up(conn, None).await
 }
 
+/// Grants the application role what it needs on every table and sequence, and nothing more: it
+/// does not own the tables, so row-level security applies to it. PostgreSQL only.
+pub async fn grant_application_role(owner: &DatabaseConnection, role: &str) -> Result<(), DbErr> {
+    if owner.get_database_backend() != DatabaseBackend::Postgres {
+        return Ok(());
+    }
+    if !role.chars().all(|c| c.is_ascii_alphanumeric() || c == '_') {
+        return Err(DbErr::Custom(format!(
+            "the database user name {role:?} may contain only letters, digits and '_'"
+        )));
+    }
+    owner
+        .execute_unprepared(&format!(
+            "GRANT USAGE ON SCHEMA public TO {role}; \
+             GRANT SELECT, INSERT, UPDATE, DELETE ON ALL TABLES IN SCHEMA public TO {role}; \
+             GRANT USAGE, SELECT ON ALL SEQUENCES IN SCHEMA public TO {role};"
+        ))
+        .await?;
+    Ok(())
+}
+
 /// Begins a transaction for one tenant's rows. On PostgreSQL it sets `mep24web.tenant_id` for
 /// the transaction, so row-level security shows and accepts only this tenant's rows.
 pub async fn begin_tenant(
