@@ -1,8 +1,0 @@
-//! Placeholder.
-
-use axum::Router;
-use mep24web_platform::AppState;
-
-pub fn router() -> Router<AppState> {
-    Router::new()
-}
