@@ -29,11 +29,16 @@ pub fn server_url_from_env() -> Option<String> {
         .filter(|url| !url.trim().is_empty())
 }
 
+/// Role the application connects as in tests: not a superuser and not the table owner, so
+/// row-level security applies to it as it does in production.
+pub const APP_ROLE: &str = "mep24web_test_app";
+
 /// A database created for one test application.
 pub struct TestDatabase {
     admin_url: String,
     name: String,
     url: String,
+    app_url: String,
 }
 
 impl TestDatabase {
@@ -44,6 +49,7 @@ impl TestDatabase {
         if !LEAK_CHECK_DONE.swap(true, Ordering::SeqCst) {
             drop_leaked(&admin).await;
         }
+        ensure_app_role(&admin).await?;
 
         let created = SystemTime::now()
             .duration_since(UNIX_EPOCH)
@@ -56,16 +62,30 @@ impl TestDatabase {
         let _ = admin.close().await;
 
         let url = with_database(&admin_url, &name)?;
+        let mut app_url = url::Url::parse(&url).context("test database URL is invalid")?;
+        app_url
+            .set_username(APP_ROLE)
+            .map_err(|()| anyhow::anyhow!("cannot set the user of the test database URL"))?;
+        app_url
+            .set_password(None)
+            .map_err(|()| anyhow::anyhow!("cannot clear the password of the test database URL"))?;
         Ok(Self {
             admin_url,
             name,
             url,
+            app_url: app_url.to_string(),
         })
     }
 
-    /// Returns the URL of the test database.
+    /// Returns the URL of the test database for its owner (the server user of the test URL),
+    /// used for migrations and for checks that must see every tenant.
     pub fn url(&self) -> &str {
         &self.url
+    }
+
+    /// Returns the URL of the test database for the application role [`APP_ROLE`].
+    pub fn app_url(&self) -> &str {
+        &self.app_url
     }
 
     pub fn name(&self) -> &str {
@@ -135,6 +155,32 @@ async fn connect(url: &str) -> Result<DatabaseConnection, sea_orm::DbErr> {
         .connect_timeout(Duration::from_secs(5))
         .sqlx_logging(false);
     Database::connect(options).await
+}
+
+/// Creates the application role once per server; a concurrent creation by another test is fine.
+async fn ensure_app_role(admin: &DatabaseConnection) -> anyhow::Result<()> {
+    let exists = admin
+        .query_one(sea_orm::Statement::from_string(
+            sea_orm::DatabaseBackend::Postgres,
+            format!("SELECT 1 FROM pg_roles WHERE rolname = '{APP_ROLE}'"),
+        ))
+        .await?
+        .is_some();
+    if exists {
+        return Ok(());
+    }
+    let created = admin
+        .execute_unprepared(&format!(
+            "CREATE ROLE {APP_ROLE} LOGIN NOSUPERUSER NOBYPASSRLS NOCREATEDB NOCREATEROLE"
+        ))
+        .await;
+    match created {
+        Ok(_) => Ok(()),
+        Err(error) if error.to_string().contains("already exists") => Ok(()),
+        Err(error) => Err(anyhow::anyhow!(
+            "cannot create the role {APP_ROLE}: {error}"
+        )),
+    }
 }
 
 /// Returns `server_url` with its path replaced by `/<database>`.

@@ -4,15 +4,19 @@
 //! Code that must cross tenants (the resolver, the outbox worker, operator tools) uses the
 //! connection directly and names its functions `unscoped_*`.
 
+use std::future::Future;
 use std::path::Path;
+use std::pin::Pin;
+use std::sync::Arc;
 use std::time::Duration;
 
 use mep24web_entities::TenantOwned;
 use migration::MigratorTrait;
 use sea_orm::sea_query::IntoCondition;
 use sea_orm::{
-    ColumnTrait, ConnectOptions, ConnectionTrait, Database, DatabaseBackend, DatabaseConnection,
-    DatabaseTransaction, DbErr, PrimaryKeyTrait, QueryFilter, Select, Statement, TransactionTrait,
+    AccessMode, ColumnTrait, ConnectOptions, ConnectionTrait, Database, DatabaseBackend,
+    DatabaseConnection, DatabaseTransaction, DbErr, ExecResult, IsolationLevel, PrimaryKeyTrait,
+    QueryFilter, QueryResult, Select, Statement, TransactionError, TransactionTrait,
 };
 
 use crate::tenant::TenantId;
@@ -70,8 +74,8 @@ pub async fn grant_application_role(owner: &DatabaseConnection, role: &str) -> R
 
 /// Begins a transaction for one tenant's rows. On PostgreSQL it sets `mep24web.tenant_id` for
 /// the transaction, so row-level security shows and accepts only this tenant's rows.
-pub async fn begin_tenant(
-    db: &DatabaseConnection,
+pub async fn begin_tenant<C: TransactionTrait>(
+    db: &C,
     tenant_id: TenantId,
 ) -> Result<DatabaseTransaction, DbErr> {
     let txn = db.begin().await?;
@@ -89,13 +93,179 @@ pub async fn begin_tenant(
 /// Begins a transaction that may read and write every tenant's rows, for the few places that
 /// must cross tenants (outbox worker, app-token lookup, custom domains, operator tools). Callers
 /// are named `unscoped_*` so they can be found and reviewed.
-pub async fn begin_unscoped(db: &DatabaseConnection) -> Result<DatabaseTransaction, DbErr> {
+pub async fn begin_unscoped<C: TransactionTrait>(db: &C) -> Result<DatabaseTransaction, DbErr> {
     let txn = db.begin().await?;
     if txn.get_database_backend() == DatabaseBackend::Postgres {
         txn.execute_unprepared("SELECT set_config('mep24web.unscoped', 'on', true)")
             .await?;
     }
     Ok(txn)
+}
+
+tokio::task_local! {
+    /// The transaction of the request being handled, bound to its tenant (PostgreSQL only).
+    static REQUEST_TRANSACTION: Arc<DatabaseTransaction>;
+}
+
+/// The database handle of the application state.
+///
+/// Inside [`Db::scope_tenant`] every statement issued through this handle, by handlers and
+/// extractors alike, runs in one transaction that sets the tenant for row-level security, and
+/// `begin` opens a savepoint in it. Outside such a scope statements go to the pool, where on
+/// PostgreSQL they see no tenant-owned rows unless they run in [`begin_unscoped`]. On SQLite the
+/// scope is a no-op and every statement goes to the pool.
+#[derive(Clone, Debug)]
+pub struct Db {
+    pool: DatabaseConnection,
+}
+
+impl Db {
+    pub fn new(pool: DatabaseConnection) -> Self {
+        Self { pool }
+    }
+
+    /// Returns the pool itself, bypassing any request transaction.
+    pub fn pool(&self) -> &DatabaseConnection {
+        &self.pool
+    }
+
+    fn request_transaction() -> Option<Arc<DatabaseTransaction>> {
+        REQUEST_TRANSACTION.try_with(Arc::clone).ok()
+    }
+
+    /// Runs `work` with every statement of this task inside one transaction bound to the tenant,
+    /// then commits it. Statements of a failed request are committed too, as they would be with
+    /// one transaction per statement (for example a counted failed login).
+    pub async fn scope_tenant<F: Future>(
+        &self,
+        tenant_id: TenantId,
+        work: F,
+    ) -> Result<F::Output, DbErr> {
+        if self.pool.get_database_backend() != DatabaseBackend::Postgres
+            || Self::request_transaction().is_some()
+        {
+            return Ok(work.await);
+        }
+        let txn = Arc::new(begin_tenant(&self.pool, tenant_id).await?);
+        let output = REQUEST_TRANSACTION.scope(Arc::clone(&txn), work).await;
+        match Arc::try_unwrap(txn) {
+            Ok(txn) => txn.commit().await?,
+            Err(_) => {
+                // Only code that kept the transaction beyond the request can hold a second
+                // reference. Dropping it rolls back, so report the failure instead of guessing.
+                return Err(DbErr::Custom(
+                    "the request transaction was still in use after the request".to_owned(),
+                ));
+            }
+        }
+        Ok(output)
+    }
+}
+
+#[async_trait::async_trait]
+impl ConnectionTrait for Db {
+    fn get_database_backend(&self) -> DatabaseBackend {
+        self.pool.get_database_backend()
+    }
+
+    async fn execute(&self, stmt: Statement) -> Result<ExecResult, DbErr> {
+        match Self::request_transaction() {
+            Some(txn) => txn.execute(stmt).await,
+            None => self.pool.execute(stmt).await,
+        }
+    }
+
+    async fn execute_unprepared(&self, sql: &str) -> Result<ExecResult, DbErr> {
+        match Self::request_transaction() {
+            Some(txn) => txn.execute_unprepared(sql).await,
+            None => self.pool.execute_unprepared(sql).await,
+        }
+    }
+
+    async fn query_one(&self, stmt: Statement) -> Result<Option<QueryResult>, DbErr> {
+        match Self::request_transaction() {
+            Some(txn) => txn.query_one(stmt).await,
+            None => self.pool.query_one(stmt).await,
+        }
+    }
+
+    async fn query_all(&self, stmt: Statement) -> Result<Vec<QueryResult>, DbErr> {
+        match Self::request_transaction() {
+            Some(txn) => txn.query_all(stmt).await,
+            None => self.pool.query_all(stmt).await,
+        }
+    }
+
+    fn support_returning(&self) -> bool {
+        self.pool.support_returning()
+    }
+}
+
+#[async_trait::async_trait]
+impl TransactionTrait for Db {
+    async fn begin(&self) -> Result<DatabaseTransaction, DbErr> {
+        match Self::request_transaction() {
+            Some(txn) => txn.begin().await,
+            None => self.pool.begin().await,
+        }
+    }
+
+    async fn begin_with_config(
+        &self,
+        isolation_level: Option<IsolationLevel>,
+        access_mode: Option<AccessMode>,
+    ) -> Result<DatabaseTransaction, DbErr> {
+        match Self::request_transaction() {
+            Some(txn) => txn.begin_with_config(isolation_level, access_mode).await,
+            None => {
+                self.pool
+                    .begin_with_config(isolation_level, access_mode)
+                    .await
+            }
+        }
+    }
+
+    async fn transaction<F, T, E>(&self, callback: F) -> Result<T, TransactionError<E>>
+    where
+        F: for<'c> FnOnce(
+                &'c DatabaseTransaction,
+            ) -> Pin<Box<dyn Future<Output = Result<T, E>> + Send + 'c>>
+            + Send,
+        T: Send,
+        E: std::fmt::Display + std::fmt::Debug + Send,
+    {
+        match Self::request_transaction() {
+            Some(txn) => txn.transaction(callback).await,
+            None => self.pool.transaction(callback).await,
+        }
+    }
+
+    async fn transaction_with_config<F, T, E>(
+        &self,
+        callback: F,
+        isolation_level: Option<IsolationLevel>,
+        access_mode: Option<AccessMode>,
+    ) -> Result<T, TransactionError<E>>
+    where
+        F: for<'c> FnOnce(
+                &'c DatabaseTransaction,
+            ) -> Pin<Box<dyn Future<Output = Result<T, E>> + Send + 'c>>
+            + Send,
+        T: Send,
+        E: std::fmt::Display + std::fmt::Debug + Send,
+    {
+        match Self::request_transaction() {
+            Some(txn) => {
+                txn.transaction_with_config(callback, isolation_level, access_mode)
+                    .await
+            }
+            None => {
+                self.pool
+                    .transaction_with_config(callback, isolation_level, access_mode)
+                    .await
+            }
+        }
+    }
 }
 
 /// Access to the rows of one tenant over a connection or transaction.

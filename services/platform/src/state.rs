@@ -2,17 +2,19 @@
 
 use std::sync::Arc;
 
-use sea_orm::DatabaseConnection;
-
 use crate::mail::MailSender;
 use crate::passwords::PasswordHasher;
+use crate::rate_limit::LoginLimiter;
 use crate::urls::PublicUrls;
 
-/// Handles to the database, hasher, mail outbox and public URLs.
+/// Handles to the database, hasher, mail outbox, public URLs and login attempt limits.
 #[derive(Clone)]
 pub struct AppState {
-    pub db: DatabaseConnection,
+    /// Database handle; inside a tenant request it runs on that request's tenant transaction.
+    pub db: crate::db::Db,
     pub urls: Arc<PublicUrls>,
     pub hasher: PasswordHasher,
     pub mail: MailSender,
+    /// Counts login attempts per client address and tenant, before any password is hashed.
+    pub login_limiter: LoginLimiter,
 }
