@@ -4,6 +4,9 @@ pub use sea_orm_migration::prelude::*;
 
 mod m20261204_000001_initial;
 mod m20261204_203000_invitation_code_failures;
+mod m20261204_220000_second_factor;
+pub mod m20261204_230000_row_level_security;
+mod m20261205_090000_self_service_reset;
 
 /// The ordered list of migrations.
 pub struct Migrator;
@@ -14,6 +17,9 @@ impl MigratorTrait for Migrator {
         vec![
             Box::new(m20261204_000001_initial::Migration),
             Box::new(m20261204_203000_invitation_code_failures::Migration),
+            Box::new(m20261204_220000_second_factor::Migration),
+            Box::new(m20261204_230000_row_level_security::Migration),
+            Box::new(m20261205_090000_self_service_reset::Migration),
         ]
     }
 }

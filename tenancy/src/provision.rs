@@ -72,7 +72,8 @@ pub async fn create_tenant(
         return Err(ProvisionError::InvalidName);
     }
     let admin_username = Username::parse(request.admin_username.as_deref().unwrap_or("admin"))?;
-    let txn = db.begin().await?;
+    // The new tenant's rows are written before any tenant scope could name it.
+    let txn = db::begin_unscoped(db).await?;
     if resolver::unscoped_find_by_slug(&txn, request.slug.as_str())
         .await?
         .is_some()
@@ -121,6 +122,8 @@ pub async fn create_tenant(
         security_code: Set(None),
         contact_email: Set(None),
         invitation_valid_days: Set(DEFAULT_INVITATION_DAYS),
+        require_totp_for_planners: Set(false),
+        self_service_reset: Set(false),
         updated_at: Set(now),
     }
     .insert(&txn)

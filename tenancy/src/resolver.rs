@@ -59,7 +59,12 @@ impl TenantResolver {
         }
         let found = match kind {
             HostKind::Tenant(slug) => unscoped_find_by_slug(&self.db, slug.as_str()).await?,
-            HostKind::Custom(host) => unscoped_find_by_domain(&self.db, host).await?,
+            HostKind::Custom(host) => {
+                let txn = mep24web_platform::db::begin_unscoped(&self.db).await?;
+                let found = unscoped_find_by_domain(&txn, host).await?;
+                txn.commit().await?;
+                found
+            }
             HostKind::Apex | HostKind::Www => None,
         };
         let context = found.map(|row| Arc::new(context_of(&row, &self.urls)));

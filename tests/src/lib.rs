@@ -37,6 +37,9 @@ pub struct TestApp {
     /// The port the server listens on, on 127.0.0.1.
     pub port: u16,
     state: AppState,
+    /// Connection as the table owner, which sees every tenant's rows (row-level security does
+    /// not apply to the PostgreSQL superuser), for test setup and checks.
+    owner_db: DatabaseConnection,
     shutdown: watch::Sender<bool>,
     /// The task running the server; `None` once stopped.
     server: Option<JoinHandle<()>>,
@@ -93,9 +96,11 @@ pub async fn spawn_app_with(configure: impl FnOnce(&mut Settings)) -> TestApp {
         data_dir: data_dir.path().to_path_buf(),
         database_url: database
             .as_ref()
-            .map(|database| SecretString::from(database.url().to_owned())),
+            .map(|database| SecretString::from(database.app_url().to_owned())),
         database_url_file: None,
-        migration_database_url: None,
+        migration_database_url: database
+            .as_ref()
+            .map(|database| SecretString::from(database.url().to_owned())),
         db_max_connections: 5,
         listen: SocketAddr::from((Ipv4Addr::LOCALHOST, 0)),
         base_domain: BASE_DOMAIN.to_owned(),
@@ -110,6 +115,13 @@ pub async fn spawn_app_with(configure: impl FnOnce(&mut Settings)) -> TestApp {
         log,
         log_format: "text".to_owned(),
         request_timeout_seconds: 30,
+        redis_url: None,
+        redis_url_file: None,
+        redis_key_prefix: "mep24web".to_owned(),
+        login_limit_per_ip: mep24web_platform::rate_limit::DEFAULT_PER_IP,
+        login_limit_per_tenant: mep24web_platform::rate_limit::DEFAULT_PER_TENANT,
+        login_limit_window_seconds: mep24web_platform::rate_limit::DEFAULT_WINDOW_SECONDS,
+        login_limit_max_tracked: mep24web_platform::rate_limit::DEFAULT_MAX_TRACKED,
     };
     configure(&mut settings);
 
@@ -118,6 +130,12 @@ pub async fn spawn_app_with(configure: impl FnOnce(&mut Settings)) -> TestApp {
         .unwrap_or_else(|error| panic!("cannot build the application: {error:#}"));
     let port = application.port();
     let state = application.state().clone();
+    let owner_db = match &database {
+        Some(database) => mep24web_platform::db::connect(database.url(), 3)
+            .await
+            .unwrap_or_else(|error| panic!("cannot connect as the test database owner: {error}")),
+        None => state.db.pool().clone(),
+    };
     let shutdown = application.shutdown_handle();
     let server = tokio::spawn(async move {
         if let Err(error) = application.run_until_stopped().await {
@@ -128,6 +146,7 @@ pub async fn spawn_app_with(configure: impl FnOnce(&mut Settings)) -> TestApp {
     TestApp {
         port,
         state,
+        owner_db,
         shutdown,
         server: Some(server),
         smtp,
@@ -167,8 +186,10 @@ impl TestApp {
         format!("http://{slug}.{BASE_DOMAIN}:{}{path}", self.port)
     }
 
+    /// Returns a connection that sees every tenant's rows, for test setup and checks. The
+    /// application itself connects as a role that row-level security applies to.
     pub fn db(&self) -> &DatabaseConnection {
-        &self.state.db
+        &self.owner_db
     }
 
     /// Returns the state the handlers see: database, public URLs, hasher and mail outbox.
@@ -196,7 +217,7 @@ impl TestApp {
             customer_number: None,
             admin_username: None,
         };
-        let created = provision::create_tenant(&self.state.db, &self.state.urls, request)
+        let created = provision::create_tenant(&self.owner_db, &self.state.urls, request)
             .await
             .unwrap_or_else(|error| panic!("cannot create the test tenant {name:?}: {error}"));
         TestTenant {
@@ -214,7 +235,7 @@ impl TestApp {
     pub async fn set_suspended(&self, slug: &str, suspended: bool) {
         let parsed =
             Slug::parse(slug).unwrap_or_else(|error| panic!("invalid test slug {slug:?}: {error}"));
-        let changed = provision::set_status(&self.state.db, &parsed, suspended)
+        let changed = provision::set_status(&self.owner_db, &parsed, suspended)
             .await
             .unwrap_or_else(|error| panic!("cannot change the status of {slug}: {error}"));
         assert!(changed, "no tenant with slug {slug}");

@@ -1,6 +1,6 @@
 //! The main program (Hauptprogramm) for planners: master data, CSV import, invitations, planner
-//! users and settings. Every route takes a planner or administrator extractor, so no handler
-//! runs without a signed-in account of the host's tenant.
+//! users, settings and the planner's own two-factor login. Every route takes a planner or
+//! administrator extractor, so no handler runs without a signed-in account of the host's tenant.
 
 use axum::Router;
 use mep24web_platform::AppState;
@@ -9,6 +9,7 @@ mod home;
 mod import;
 mod invitations;
 mod masterdata;
+mod second_factor;
 mod security;
 mod settings;
 
@@ -20,5 +21,6 @@ pub fn router() -> Router<AppState> {
         .merge(import::router())
         .merge(invitations::router())
         .merge(security::router())
+        .merge(second_factor::router())
         .merge(settings::router())
 }

@@ -17,6 +17,16 @@ pub enum ApiError {
     /// must use, shown in the message.
     #[error("login failed")]
     LoginFailed { server: String },
+    /// Over a login attempt limit; checked before the password, so nothing was verified.
+    #[error("login attempts over the limit")]
+    RateLimited { retry_after_seconds: u64 },
+    /// Password correct, but the planner has two-factor login and sent no `totp_code`.
+    #[error("second factor required")]
+    SecondFactorRequired,
+    /// Password correct, but the tenant requires two-factor login and the planner has not set
+    /// it up, which only the browser can do.
+    #[error("second factor setup required")]
+    SecondFactorSetupRequired,
     /// No `Authorization: Bearer` header.
     #[error("bearer token missing")]
     TokenMissing,
@@ -53,6 +63,9 @@ impl ApiError {
     pub fn code(&self) -> &'static str {
         match self {
             Self::LoginFailed { .. } => "login_failed",
+            Self::RateLimited { .. } => "rate_limited",
+            Self::SecondFactorRequired => "second_factor_required",
+            Self::SecondFactorSetupRequired => "second_factor_setup_required",
             Self::TokenMissing => "token_missing",
             Self::TokenInvalid => "token_invalid",
             Self::BadRequest => "bad_request",
@@ -64,9 +77,12 @@ impl ApiError {
 
     pub fn status(&self) -> StatusCode {
         match self {
-            Self::LoginFailed { .. } | Self::TokenMissing | Self::TokenInvalid => {
-                StatusCode::UNAUTHORIZED
-            }
+            Self::LoginFailed { .. }
+            | Self::SecondFactorRequired
+            | Self::TokenMissing
+            | Self::TokenInvalid => StatusCode::UNAUTHORIZED,
+            Self::SecondFactorSetupRequired => StatusCode::FORBIDDEN,
+            Self::RateLimited { .. } => StatusCode::TOO_MANY_REQUESTS,
             Self::BadRequest => StatusCode::BAD_REQUEST,
             Self::NotFound => StatusCode::NOT_FOUND,
             Self::MethodNotAllowed => StatusCode::METHOD_NOT_ALLOWED,
@@ -76,7 +92,27 @@ impl ApiError {
 
     /// Builds the body with the German and the English message.
     pub fn body(&self) -> ErrorBody {
-        let key = format!("app_api.errors.{}", self.code());
+        if let Self::RateLimited {
+            retry_after_seconds,
+        } = self
+        {
+            let seconds = retry_after_seconds.to_string();
+            let message = |locale| {
+                i18n::text_with(locale, "login_security.limit.app", &[("seconds", &seconds)])
+            };
+            return ErrorBody {
+                code: self.code(),
+                message_de: message(Locale::De),
+                message_en: message(Locale::En),
+            };
+        }
+        // The two-factor messages live with the other two-factor texts.
+        let key = match self {
+            Self::SecondFactorRequired | Self::SecondFactorSetupRequired => {
+                format!("totp.api.{}", self.code())
+            }
+            _ => format!("app_api.errors.{}", self.code()),
+        };
         let server = match self {
             Self::LoginFailed { server } => server.as_str(),
             _ => "",
@@ -108,6 +144,11 @@ impl IntoResponse for ApiError {
                     header::WWW_AUTHENTICATE,
                     HeaderValue::from_static("Bearer error=\"invalid_token\""),
                 );
+            }
+            Self::RateLimited {
+                retry_after_seconds,
+            } => {
+                headers.insert(header::RETRY_AFTER, HeaderValue::from(retry_after_seconds));
             }
             _ => {}
         }
@@ -147,6 +188,11 @@ mod tests {
             ApiError::LoginFailed {
                 server: "mep24web.de".to_owned(),
             },
+            ApiError::RateLimited {
+                retry_after_seconds: 42,
+            },
+            ApiError::SecondFactorRequired,
+            ApiError::SecondFactorSetupRequired,
             ApiError::TokenMissing,
             ApiError::TokenInvalid,
             ApiError::BadRequest,

@@ -6,9 +6,11 @@ use axum::http::{StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use chrono::SecondsFormat;
 use mep24web_entities::{employee, session};
+use mep24web_platform::client_ip::ClientIp;
 use mep24web_platform::db::Scoped;
+use mep24web_platform::rate_limit::Decision;
 use mep24web_platform::sessions::{self, SessionKind};
-use mep24web_platform::{AppState, TenantContext, login, tokens};
+use mep24web_platform::{AppState, TenantContext, TenantId, login, tokens};
 use mep24web_tenancy::CustomerNumber;
 use mep24web_tenancy::resolver::{context_of, unscoped_find_by_customer_number};
 use sea_orm::{ColumnTrait, QueryFilter};
@@ -18,7 +20,7 @@ use serde_json::Value;
 
 use crate::auth::AppToken;
 use crate::error::{ApiError, ApiJson};
-use crate::openapi;
+use crate::{openapi, second_factor};
 
 /// Body of `POST /login`.
 #[derive(Deserialize)]
@@ -27,6 +29,10 @@ pub struct LoginRequest {
     customer_number: Value,
     username: String,
     password: String,
+    /// Code of the authenticator app or a recovery code. Only planners with two-factor login
+    /// need it, and others may leave it out.
+    #[serde(default)]
+    totp_code: Option<String>,
 }
 
 /// Body of a successful login.
@@ -67,9 +73,11 @@ pub struct EmployeeInfo {
 
 /// Checks customer number, username and password and issues an app token bound to that tenant
 /// and account. Every failure returns the same `login_failed` body and costs one password hash
-/// verification, so neither body nor timing shows which part was wrong.
+/// verification, so neither body nor timing shows which part was wrong. An attempt over the
+/// login attempt limits returns `rate_limited` before any hash is computed.
 pub async fn login(
     State(state): State<AppState>,
+    client: ClientIp,
     ApiJson(request): ApiJson<LoginRequest>,
 ) -> Result<Response, ApiError> {
     let failed = || ApiError::LoginFailed {
@@ -80,22 +88,53 @@ pub async fn login(
         Some(number) => unscoped_find_by_customer_number(&state.db, number.get()).await?,
         None => None,
     };
+    let tenant_id = tenant.as_ref().map(|row| TenantId::new(row.id));
+    if let Decision::Limited {
+        scope,
+        retry_after_seconds,
+    } = state.login_limiter.check(client.0, tenant_id).await
+    {
+        tracing::info!(
+            tenant_id = tenant_id.map(TenantId::get),
+            scope = scope.as_str(),
+            retry_after_seconds,
+            "app login rejected by the login attempt limit"
+        );
+        return Err(ApiError::RateLimited {
+            retry_after_seconds,
+        });
+    }
     let Some(tenant) = tenant else {
         state.hasher.verify(&password, None).await;
         tracing::info!(reason = "unknown_customer_number", "app login failed");
         return Err(failed());
     };
     let tenant = context_of(&tenant, &state.urls);
+    state
+        .db
+        .clone()
+        .scope_tenant(
+            tenant.id,
+            login_in_tenant(state, tenant, request.username, password, request.totp_code),
+        )
+        .await?
+}
+
+/// Checks the credentials and issues the token, inside the tenant's database scope.
+async fn login_in_tenant(
+    state: AppState,
+    tenant: mep24web_platform::TenantContext,
+    username: String,
+    password: SecretString,
+    totp_code: Option<String>,
+) -> Result<Response, ApiError> {
+    let failed = || ApiError::LoginFailed {
+        server: state.urls.base_domain.clone(),
+    };
 
     // A suspended tenant is handled inside `authenticate` like an unknown user.
-    let outcome = login::authenticate(
-        &state.db,
-        &state.hasher,
-        &tenant,
-        &request.username,
-        &password,
-    )
-    .await?;
+    let outcome =
+        login::authenticate(&state.db, &state.hasher, &tenant, &username, &password).await?;
     let account = match outcome {
         Ok(account) => account,
         Err(failure) => {
@@ -108,6 +147,7 @@ pub async fn login(
             return Err(failed());
         }
     };
+    second_factor::check_login(&state, &tenant, &account, totp_code.as_deref()).await?;
 
     let token = sessions::create(&state.db, tenant.id, account.id, SessionKind::App).await?;
     let expires_at = token_expiry(&state, &tenant, &token).await?;

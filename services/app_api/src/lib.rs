@@ -13,6 +13,8 @@ pub mod auth;
 pub mod error;
 pub mod handlers;
 pub mod openapi;
+pub mod scope;
+mod second_factor;
 
 /// One route of the API: a method on a path relative to the API prefix.
 struct Operation {

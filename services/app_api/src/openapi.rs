@@ -8,8 +8,11 @@ use mep24web_platform::urls::PublicUrls;
 use serde_json::{Value, json};
 
 /// Every error code the API returns, in the order the document lists them.
-pub const ERROR_CODES: [&str; 7] = [
+pub const ERROR_CODES: [&str; 10] = [
     "login_failed",
+    "rate_limited",
+    "second_factor_required",
+    "second_factor_setup_required",
     "token_missing",
     "token_invalid",
     "bad_request",
@@ -63,7 +66,13 @@ fn login_operation() -> Value {
         "description": concat!(
             "An unknown customer number, a suspended company, an unknown username, a wrong ",
             "password, a locked, deactivated or departed account all return the same 401 ",
-            "`login_failed` body. The company's lockout rule counts failed attempts."
+            "`login_failed` body. The company's lockout rule counts failed attempts. Too many ",
+            "attempts per client address or per company within a minute return 429 ",
+            "`rate_limited` before the password is checked. A planner with two-factor login ",
+            "must also send `totp_code`: without it a correct password returns 401 ",
+            "`second_factor_required`, and a wrong code returns `login_failed` and counts towards ",
+            "the lockout. A planner whose company requires two-factor login but who has not set ",
+            "it up gets 403 `second_factor_setup_required`, because the setup needs the browser."
         ),
         "security": [],
         "requestBody": {
@@ -77,7 +86,21 @@ fn login_operation() -> Value {
             },
             "400": { "$ref": "#/components/responses/BadRequest" },
             "401": {
-                "description": "Login failed (`login_failed`).",
+                "description": "Login failed (`login_failed`), or the second factor is missing (`second_factor_required`).",
+                "content": { "application/json": { "schema": { "$ref": "#/components/schemas/Error" } } },
+            },
+            "403": {
+                "description": "Two-factor login must be set up in the browser first (`second_factor_setup_required`).",
+                "content": { "application/json": { "schema": { "$ref": "#/components/schemas/Error" } } },
+            },
+            "429": {
+                "description": "Too many login attempts (`rate_limited`).",
+                "headers": {
+                    "Retry-After": {
+                        "description": "Seconds to wait before the next attempt.",
+                        "schema": { "type": "integer" },
+                    },
+                },
                 "content": { "application/json": { "schema": { "$ref": "#/components/schemas/Error" } } },
             },
             "500": { "$ref": "#/components/responses/Internal" },
@@ -141,6 +164,11 @@ fn schemas() -> Value {
                 },
                 "username": { "type": "string" },
                 "password": { "type": "string", "format": "password" },
+                "totp_code": {
+                    "type": "string",
+                    "description": "For planners with two-factor login: the 6-digit code of the authenticator app (spaces allowed) or a recovery code such as K7QM-2XHD-9RTA-WNPE. Others leave it out.",
+                    "format": "password",
+                },
             },
         },
         "LoginResponse": {
@@ -195,6 +223,12 @@ fn schemas() -> Value {
                     "enum": ERROR_CODES,
                     "description": concat!(
                         "login_failed: customer number, username or password wrong, or no access (401). ",
+                        "rate_limited: too many login attempts from this address or for this company; ",
+                        "wait the seconds given in the Retry-After header (429). ",
+                        "second_factor_required: the password is correct, and the account also needs ",
+                        "totp_code; ask for the code and send the login again (401). ",
+                        "second_factor_setup_required: the company requires two-factor login; set it up ",
+                        "in the browser at the access link first (403). ",
                         "token_missing: no bearer token sent (401). ",
                         "token_invalid: token unknown, expired or revoked; log in again (401). ",
                         "bad_request: body is not JSON of the documented shape (400). ",

@@ -4,12 +4,14 @@
 //! tenant filter; code outside them never filters by tenant by hand.
 
 pub mod account;
+pub mod account_totp;
 pub mod employee;
 pub mod invitation;
 pub mod org_unit;
 pub mod outbox;
 pub mod password_token;
 pub mod platform_state;
+pub mod recovery_code;
 pub mod session;
 pub mod tenant;
 pub mod tenant_domain;
@@ -35,11 +37,13 @@ macro_rules! tenant_owned {
 
 tenant_owned!(
     account,
+    account_totp,
     employee,
     invitation,
     org_unit,
     outbox,
     password_token,
+    recovery_code,
     session,
     tenant_domain,
     tenant_settings

@@ -13,6 +13,10 @@ pub struct Model {
     pub security_code: Option<String>,
     pub contact_email: Option<String>,
     pub invitation_valid_days: i32,
+    /// Planners must set up two-factor login before they can use the main program.
+    pub require_totp_for_planners: bool,
+    /// Employees and planners may request a password reset link by email themselves.
+    pub self_service_reset: bool,
     pub updated_at: DateTimeUtc,
 }
 

@@ -10,6 +10,7 @@ use axum::Router;
 use lettre::message::Mailbox;
 use mep24web_platform::mail::{MailSender, OutboxWorker, Transport};
 use mep24web_platform::passwords::PasswordHasher;
+use mep24web_platform::rate_limit::{LoginLimiter, RedisCounter};
 use mep24web_platform::urls::PublicUrls;
 use mep24web_platform::{AppState, db};
 use mep24web_tenancy::TenantResolver;
@@ -93,6 +94,19 @@ pub fn public_urls(settings: &Settings, listen_port: u16) -> anyhow::Result<Publ
     }
 }
 
+/// Builds the login attempt limiter: counters in Redis when `MEP24WEB_REDIS_URL` is set, else in
+/// this process.
+pub fn login_limiter(settings: &Settings) -> anyhow::Result<LoginLimiter> {
+    let limits = settings.login_limits();
+    let Some(url) = settings.redis_url()? else {
+        return Ok(LoginLimiter::in_process(limits));
+    };
+    let counter = RedisCounter::new(&url, &settings.redis_key_prefix)
+        .map_err(|error| anyhow::anyhow!("MEP24WEB_REDIS_URL is invalid: {error}"))?;
+    tracing::info!("login attempt limits are counted in Redis");
+    Ok(LoginLimiter::with_redis(limits, counter))
+}
+
 /// A built application, bound to its port and ready to serve.
 pub struct Application {
     listener: TcpListener,
@@ -140,10 +154,11 @@ impl Application {
             .unwrap_or_else(|| std::thread::available_parallelism().map_or(2, usize::from));
         let mail = MailSender::default();
         let state = AppState {
-            db: db.clone(),
+            db: db::Db::new(db.clone()),
             urls: urls.clone(),
             hasher: PasswordHasher::new(concurrency),
             mail: mail.clone(),
+            login_limiter: login_limiter(&settings)?,
         };
         if demo {
             demo::provision_if_empty(&state).await?;

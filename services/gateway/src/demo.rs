@@ -7,9 +7,7 @@ use mep24web_platform::AppState;
 use mep24web_platform::username::Username;
 use mep24web_tenancy::provision::{self, NewTenant};
 use mep24web_tenancy::{CustomerNumber, Slug};
-use sea_orm::{
-    ActiveModelTrait, ColumnTrait, EntityTrait, PaginatorTrait, QueryFilter, Set, TransactionTrait,
-};
+use sea_orm::{ActiveModelTrait, ColumnTrait, EntityTrait, PaginatorTrait, QueryFilter, Set};
 use secrecy::SecretString;
 
 /// Password of the demo planner and the registered demo employee.
@@ -25,7 +23,7 @@ pub async fn provision_if_empty(state: &AppState) -> anyhow::Result<()> {
     }
     let slug = Slug::parse("demo").map_err(|error| anyhow::anyhow!("demo slug: {error}"))?;
     let created = provision::create_tenant(
-        &state.db,
+        state.db.pool(),
         &state.urls,
         NewTenant {
             name: "Demo-Apotheke".to_owned(),
@@ -40,7 +38,7 @@ pub async fn provision_if_empty(state: &AppState) -> anyhow::Result<()> {
         .hash(&SecretString::from(DEMO_PASSWORD))
         .await?;
     let now = Utc::now();
-    let txn = state.db.begin().await?;
+    let txn = mep24web_platform::db::begin_unscoped(&state.db).await?;
     let tenant_id = created.tenant_id;
 
     account::Entity::update_many()

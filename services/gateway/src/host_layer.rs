@@ -1,5 +1,6 @@
 //! The host layer: normalizes each request's host, resolves it to the apex or a tenant, chooses
-//! the locale, and hands the request to the apex router or the tenant router.
+//! the locale, records the client address for the login attempt limits, and hands the request to
+//! the apex router or the tenant router.
 
 use std::net::{IpAddr, SocketAddr};
 use std::sync::Arc;
@@ -9,9 +10,10 @@ use axum::body::Body;
 use axum::extract::{ConnectInfo, Request, State};
 use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::{IntoResponse, Response};
+use mep24web_platform::client_ip::{self, ClientIp};
 use mep24web_platform::error::error_page;
 use mep24web_platform::i18n::{CURRENT_LOCALE, Locale};
-use mep24web_platform::{AppState, TenantContext, sessions};
+use mep24web_platform::{AppState, TenantContext, TenantId, sessions};
 use mep24web_tenancy::{HostKind, TenantResolver, classify_host, normalize_host};
 use tower::ServiceExt;
 
@@ -66,6 +68,8 @@ async fn dispatch(State(gateway): State<Gateway>, mut request: Request) -> Respo
                 .extensions()
                 .get::<ConnectInfo<SocketAddr>>()
                 .map(|info| info.0.ip());
+            let client = client_ip::resolve(peer, request.headers(), &gateway.trusted_proxies);
+            request.extensions_mut().insert(ClientIp(client));
             let raw_host = effective_host(&request, peer, &gateway.trusted_proxies);
             let Some(raw_host) = raw_host else {
                 return error_page(StatusCode::BAD_REQUEST, "errors.invalid_host");
@@ -112,8 +116,8 @@ async fn dispatch(State(gateway): State<Gateway>, mut request: Request) -> Respo
                         request
                             .extensions_mut()
                             .insert(ResolvedHost::Tenant(tenant.clone()));
-                        request.extensions_mut().insert(tenant);
-                        serve(gateway.tenant, request).await
+                        request.extensions_mut().insert(tenant.clone());
+                        serve_tenant(&gateway, tenant.id, request).await
                     }
                     Ok(None) => {
                         request.extensions_mut().insert(ResolvedHost::Unknown(host));
@@ -127,6 +131,30 @@ async fn dispatch(State(gateway): State<Gateway>, mut request: Request) -> Respo
             }
         })
         .await
+}
+
+/// Serves a tenant request inside its database scope, which on PostgreSQL is one transaction
+/// bound to the tenant for row-level security. Mail queued by a changing request becomes
+/// visible to the outbox worker only after that commit, so the worker is woken then.
+async fn serve_tenant(gateway: &Gateway, tenant_id: TenantId, request: Request) -> Response {
+    let changes = !request.method().is_safe();
+    let outcome = gateway
+        .state
+        .db
+        .scope_tenant(tenant_id, serve(gateway.tenant.clone(), request))
+        .await;
+    match outcome {
+        Ok(response) => {
+            if changes {
+                gateway.state.mail.wake();
+            }
+            response
+        }
+        Err(error) => {
+            tracing::error!(%error, tenant_id = %tenant_id, "request transaction failed");
+            error_page(StatusCode::SERVICE_UNAVAILABLE, "errors.unavailable")
+        }
+    }
 }
 
 async fn serve(router: Router, request: Request) -> Response {

@@ -18,7 +18,13 @@ pub fn apex_router(state: AppState) -> Router {
         .route("/", get(landing))
         .route("/find", get(find_access_link))
         .route("/lang/{code}", get(switch_language))
-        .nest("/api/app/v1", mep24web_app_api::router())
+        .nest(
+            "/api/app/v1",
+            mep24web_app_api::router().layer(axum::middleware::from_fn_with_state(
+                state.clone(),
+                mep24web_app_api::scope::bearer_tenant_scope,
+            )),
+        )
         .fallback(not_found)
         .with_state(state)
 }

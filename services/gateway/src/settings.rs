@@ -5,6 +5,7 @@ use std::net::{IpAddr, SocketAddr};
 use std::path::PathBuf;
 
 use clap::Args;
+use mep24web_platform::rate_limit;
 use secrecy::{ExposeSecret, SecretString};
 
 /// Every setting of the server and the CLI.
@@ -141,6 +142,69 @@ pub struct Settings {
         global = true
     )]
     pub request_timeout_seconds: u64,
+
+    /// Redis URL, e.g. redis://127.0.0.1:6379, for login attempt counters shared by all
+    /// instances. When unset, each process counts on its own.
+    #[arg(
+        long,
+        env = "MEP24WEB_REDIS_URL",
+        global = true,
+        hide_env_values = true
+    )]
+    pub redis_url: Option<SecretString>,
+
+    /// File that contains the Redis URL (alternative to MEP24WEB_REDIS_URL).
+    #[arg(long, env = "MEP24WEB_REDIS_URL_FILE", global = true)]
+    pub redis_url_file: Option<PathBuf>,
+
+    /// Prefix of every Redis key this server writes, so several installations can share one
+    /// Redis.
+    #[arg(
+        long,
+        env = "MEP24WEB_REDIS_KEY_PREFIX",
+        default_value = "mep24web",
+        global = true
+    )]
+    pub redis_key_prefix: String,
+
+    /// Login attempts allowed per client address and window, counted over the login form, the
+    /// app login, reset link requests and registrations. 0 turns this limit off.
+    #[arg(
+        long,
+        env = "MEP24WEB_LOGIN_LIMIT_PER_IP",
+        default_value_t = rate_limit::DEFAULT_PER_IP,
+        global = true
+    )]
+    pub login_limit_per_ip: u32,
+
+    /// Login attempts allowed per tenant and window, from all addresses together. 0 turns this
+    /// limit off.
+    #[arg(
+        long,
+        env = "MEP24WEB_LOGIN_LIMIT_PER_TENANT",
+        default_value_t = rate_limit::DEFAULT_PER_TENANT,
+        global = true
+    )]
+    pub login_limit_per_tenant: u32,
+
+    /// Length of the window the login attempt limits count in, in seconds.
+    #[arg(
+        long,
+        env = "MEP24WEB_LOGIN_LIMIT_WINDOW_SECONDS",
+        default_value_t = rate_limit::DEFAULT_WINDOW_SECONDS,
+        global = true
+    )]
+    pub login_limit_window_seconds: u64,
+
+    /// Client addresses the in-process login attempt counter holds per window; bounds its
+    /// memory (an estimated 100 bytes each).
+    #[arg(
+        long,
+        env = "MEP24WEB_LOGIN_LIMIT_MAX_TRACKED",
+        default_value_t = rate_limit::DEFAULT_MAX_TRACKED,
+        global = true
+    )]
+    pub login_limit_max_tracked: usize,
 }
 
 impl Settings {
@@ -177,6 +241,25 @@ impl Settings {
             &self.smtp_url_file,
             "MEP24WEB_SMTP_URL_FILE",
         )
+    }
+
+    /// Returns the Redis URL, if any.
+    pub fn redis_url(&self) -> anyhow::Result<Option<String>> {
+        secret_or_file(
+            &self.redis_url,
+            &self.redis_url_file,
+            "MEP24WEB_REDIS_URL_FILE",
+        )
+    }
+
+    /// Returns the login attempt limits.
+    pub fn login_limits(&self) -> rate_limit::Limits {
+        rate_limit::Limits {
+            per_ip: self.login_limit_per_ip,
+            per_tenant: self.login_limit_per_tenant,
+            window_seconds: self.login_limit_window_seconds.max(1),
+            max_tracked: self.login_limit_max_tracked.max(1),
+        }
     }
 
     /// Returns the normalized base domain or an error that names the setting.
@@ -226,9 +309,24 @@ mod tests {
             "postgres://app:geheim-123@db/mep",
             "--smtp-url",
             "smtp://mail:pass-456@smtp",
+            "--redis-url",
+            "redis://:redis-789@cache:6379",
         ]);
         let text = format!("{:?}", wrapper.settings);
         assert!(!text.contains("geheim-123"));
         assert!(!text.contains("pass-456"));
+        assert!(!text.contains("redis-789"));
+    }
+
+    #[test]
+    fn login_limits_default() {
+        let wrapper = Wrapper::parse_from(["test"]);
+        let limits = wrapper.settings.login_limits();
+        assert_eq!(limits.per_ip, 20);
+        assert_eq!(limits.per_tenant, 300);
+        assert_eq!(limits.window_seconds, 60);
+        assert_eq!(limits.max_tracked, 100_000);
+        assert_eq!(wrapper.settings.redis_key_prefix, "mep24web");
+        assert!(wrapper.settings.redis_url.is_none());
     }
 }

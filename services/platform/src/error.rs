@@ -19,6 +19,9 @@ pub enum Error {
     /// The account must set a new password first.
     #[error("password change required")]
     MustChangePassword,
+    /// The tenant requires two-factor login and the planner has not set it up yet.
+    #[error("two-factor setup required")]
+    SecondFactorSetupRequired,
     /// Signed in, but this area or action is not allowed for the account.
     #[error("forbidden")]
     Forbidden,
@@ -49,6 +52,9 @@ impl IntoResponse for Error {
         let (status, key) = match &self {
             Self::LoginRequired => return Redirect::to("/login").into_response(),
             Self::MustChangePassword => return Redirect::to("/password/change").into_response(),
+            Self::SecondFactorSetupRequired => {
+                return Redirect::to(crate::totp::SETUP_PATH).into_response();
+            }
             Self::NotFound => (StatusCode::NOT_FOUND, "errors.not_found"),
             Self::Forbidden => (StatusCode::FORBIDDEN, "errors.forbidden"),
             Self::BadRequest(key) => (StatusCode::BAD_REQUEST, *key),

@@ -74,7 +74,7 @@ struct Catalog {
 }
 
 /// Locale files per area, so each area's texts live in their own file.
-const AREAS: [&str; 8] = [
+const AREAS: [&str; 10] = [
     "common",
     "portal",
     "masterdata",
@@ -83,6 +83,8 @@ const AREAS: [&str; 8] = [
     "security",
     "settings",
     "app_api",
+    "login_security",
+    "totp",
 ];
 
 macro_rules! locale_files {
@@ -96,6 +98,8 @@ macro_rules! locale_files {
             include_str!(concat!("../locales/", $lang, "/security.toml")),
             include_str!(concat!("../locales/", $lang, "/settings.toml")),
             include_str!(concat!("../locales/", $lang, "/app_api.toml")),
+            include_str!(concat!("../locales/", $lang, "/login_security.toml")),
+            include_str!(concat!("../locales/", $lang, "/totp.toml")),
         ]
     };
 }

@@ -2,17 +2,21 @@
 //! the tenant context, errors, locales and templates, passwords, tokens, sessions, login and the
 //! mail outbox.
 
+pub mod client_ip;
+pub mod common_passwords;
 pub mod db;
 pub mod error;
 pub mod i18n;
 pub mod login;
 pub mod mail;
 pub mod passwords;
+pub mod rate_limit;
 pub mod sessions;
 pub mod state;
 pub mod templates;
 pub mod tenant;
 pub mod tokens;
+pub mod totp;
 pub mod urls;
 pub mod username;
 pub mod web;

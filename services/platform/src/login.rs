@@ -14,7 +14,7 @@ use crate::db::Scoped;
 use crate::passwords::{MAX_PASSWORD_BYTES, PasswordHasher};
 use crate::sessions::may_sign_in;
 use crate::tenant::TenantContext;
-use crate::username;
+use crate::{totp, username};
 
 /// Default number of failed attempts before an account is locked.
 pub const DEFAULT_MAX_FAILED_LOGINS: i32 = 5;
@@ -48,6 +48,11 @@ impl FailureReason {
 }
 
 /// Checks the credentials and returns the account on success.
+///
+/// For a planner with two-factor login the password alone does not complete the login: the
+/// failure counter and the last login time stay as they are until the caller has checked the
+/// second factor ([`crate::totp::check::check`]) and calls [`record_success`]. Otherwise a
+/// correct password would reset the counter that wrong codes add to.
 pub async fn authenticate<C: ConnectionTrait>(
     conn: &C,
     hasher: &PasswordHasher,
@@ -88,7 +93,21 @@ pub async fn authenticate<C: ConnectionTrait>(
     if !may_sign_in(conn, tenant, &account).await? {
         return fail(FailureReason::Inactive);
     }
-    scope
+    if totp::account::is_required_at_login(conn, tenant.id, &account).await? {
+        return Ok(Ok(account));
+    }
+    record_success(conn, tenant, account.id).await?;
+    Ok(Ok(account))
+}
+
+/// Completes a login: clears the failure counter and the lockout and records the login time.
+pub async fn record_success<C: ConnectionTrait>(
+    conn: &C,
+    tenant: &TenantContext,
+    account_id: i64,
+) -> Result<(), DbErr> {
+    let now = Utc::now();
+    Scoped::new(conn, tenant.id)
         .update_many::<account::Entity>()
         .col_expr(account::Column::FailedAttempts, Expr::value(0))
         .col_expr(
@@ -96,14 +115,15 @@ pub async fn authenticate<C: ConnectionTrait>(
             Expr::value(Option::<chrono::DateTime<Utc>>::None),
         )
         .col_expr(account::Column::LastLoginAt, Expr::value(now))
-        .filter(account::Column::Id.eq(account.id))
+        .filter(account::Column::Id.eq(account_id))
         .exec(conn)
         .await?;
-    Ok(Ok(account))
+    Ok(())
 }
 
-/// Counts a failed attempt and locks the account once the tenant's limit is reached.
-async fn record_failure<C: ConnectionTrait>(
+/// Counts a failed attempt (a wrong password or a wrong second factor) and locks the account
+/// once the tenant's limit is reached.
+pub async fn record_failure<C: ConnectionTrait>(
     conn: &C,
     tenant: &TenantContext,
     account: &account::Model,

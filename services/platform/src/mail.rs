@@ -5,7 +5,7 @@ use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Duration as StdDuration;
 
-use chrono::{Duration, Utc};
+use chrono::{DateTime, Duration, Utc};
 use lettre::message::{Mailbox, MultiPart};
 use lettre::{AsyncFileTransport, AsyncSmtpTransport, AsyncTransport, Message, Tokio1Executor};
 use mep24web_entities::outbox;
@@ -24,6 +24,9 @@ pub const MAX_ATTEMPTS: i32 = 10;
 const CLAIM_SECONDS: i64 = 120;
 /// Mails claimed per round.
 const BATCH_SIZE: u64 = 50;
+/// Rows per multi-row insert of [`MailSender::enqueue_many`]: 13 columns each stay far below the
+/// bind parameter limits of SQLite (32,766) and PostgreSQL (65,535).
+const ENQUEUE_BATCH: usize = 500;
 
 /// A rendered mail, ready to be stored in the outbox.
 #[derive(Clone, Debug)]
@@ -50,31 +53,59 @@ impl MailSender {
         tenant_id: TenantId,
         mail: OutgoingMail,
     ) -> Result<i64, DbErr> {
-        let now = Utc::now();
-        let row = outbox::ActiveModel {
-            tenant_id: Set(tenant_id.get()),
-            recipient: Set(mail.recipient),
-            reply_to: Set(mail.reply_to),
-            subject: Set(mail.subject),
-            body_text: Set(mail.body_text),
-            body_html: Set(mail.body_html),
-            status: Set("pending".to_owned()),
-            attempts: Set(0),
-            next_attempt_at: Set(now),
-            locked_until: Set(None),
-            last_error: Set(None),
-            created_at: Set(now),
-            sent_at: Set(None),
-            ..Default::default()
-        }
-        .insert(conn)
-        .await?;
+        let row = pending_row(tenant_id, mail, Utc::now())
+            .insert(conn)
+            .await?;
         Ok(row.id)
+    }
+
+    /// Writes many mails into the outbox as part of the caller's transaction, with multi-row
+    /// inserts instead of one statement per mail. Returns the number of mails written. Call
+    /// [`Self::wake`] after the commit.
+    pub async fn enqueue_many<C: ConnectionTrait>(
+        &self,
+        conn: &C,
+        tenant_id: TenantId,
+        mails: Vec<OutgoingMail>,
+    ) -> Result<usize, DbErr> {
+        let now = Utc::now();
+        let count = mails.len();
+        let mut rows = mails
+            .into_iter()
+            .map(|mail| pending_row(tenant_id, mail, now))
+            .peekable();
+        while rows.peek().is_some() {
+            let batch: Vec<outbox::ActiveModel> = rows.by_ref().take(ENQUEUE_BATCH).collect();
+            outbox::Entity::insert_many(batch)
+                .exec_without_returning(conn)
+                .await?;
+        }
+        Ok(count)
     }
 
     /// Tells the worker to look for due mail now instead of at its next tick.
     pub fn wake(&self) {
         self.wake.notify_one();
+    }
+}
+
+/// Builds the outbox row of a new mail, due at once.
+fn pending_row(tenant_id: TenantId, mail: OutgoingMail, now: DateTime<Utc>) -> outbox::ActiveModel {
+    outbox::ActiveModel {
+        tenant_id: Set(tenant_id.get()),
+        recipient: Set(mail.recipient),
+        reply_to: Set(mail.reply_to),
+        subject: Set(mail.subject),
+        body_text: Set(mail.body_text),
+        body_html: Set(mail.body_html),
+        status: Set("pending".to_owned()),
+        attempts: Set(0),
+        next_attempt_at: Set(now),
+        locked_until: Set(None),
+        last_error: Set(None),
+        created_at: Set(now),
+        sent_at: Set(None),
+        ..Default::default()
     }
 }
 
@@ -156,6 +187,8 @@ impl OutboxWorker {
     /// Claims and sends the due mails; returns how many were sent.
     pub async fn send_due(&self) -> anyhow::Result<usize> {
         let now = Utc::now();
+        // The worker serves every tenant, so its statements run unscoped.
+        let txn = crate::db::begin_unscoped(&self.db).await?;
         let due = outbox::Entity::find()
             .filter(outbox::Column::Status.eq("pending"))
             .filter(outbox::Column::NextAttemptAt.lte(now))
@@ -166,8 +199,9 @@ impl OutboxWorker {
             )
             .order_by_asc(outbox::Column::Id)
             .limit(BATCH_SIZE)
-            .all(&self.db)
+            .all(&txn)
             .await?;
+        txn.commit().await?;
         let mut sent = 0;
         for row in due {
             if !self.claim(&row).await? {
@@ -184,6 +218,7 @@ impl OutboxWorker {
     /// same mail at the same time.
     async fn claim(&self, row: &outbox::Model) -> Result<bool, DbErr> {
         let now = Utc::now();
+        let txn = crate::db::begin_unscoped(&self.db).await?;
         let result = outbox::Entity::update_many()
             .col_expr(
                 outbox::Column::LockedUntil,
@@ -196,8 +231,9 @@ impl OutboxWorker {
                     .is_null()
                     .or(outbox::Column::LockedUntil.lt(now)),
             )
-            .exec(&self.db)
+            .exec(&txn)
             .await?;
+        txn.commit().await?;
         Ok(result.rows_affected == 1)
     }
 
@@ -240,7 +276,9 @@ impl OutboxWorker {
                 false
             }
         };
-        update.update(&self.db).await?;
+        let txn = crate::db::begin_unscoped(&self.db).await?;
+        update.update(&txn).await?;
+        txn.commit().await?;
         Ok(delivered)
     }
 }

@@ -1,5 +1,5 @@
 //! Password hashing with Argon2id (19 MiB, t=2, p=1), run off the async runtime with bounded
-//! concurrency, and the password policy.
+//! concurrency, and the password policy: length, no username, not a common password.
 
 use std::sync::{Arc, LazyLock};
 
@@ -7,6 +7,8 @@ use argon2::password_hash::{PasswordHash, PasswordHasher as _, PasswordVerifier,
 use argon2::{Algorithm, Argon2, Params, Version};
 use secrecy::{ExposeSecret, SecretString};
 use tokio::sync::Semaphore;
+
+use crate::common_passwords;
 
 /// Argon2id memory cost in KiB (19 MiB), iterations and lanes.
 const MEMORY_KIB: u32 = 19 * 1024;
@@ -93,6 +95,8 @@ pub enum PasswordProblem {
     TooShort,
     TooLong,
     ContainsUsername,
+    /// On the list of common passwords, see [`crate::common_passwords`].
+    Common,
     Mismatch,
 }
 
@@ -103,6 +107,7 @@ impl PasswordProblem {
             Self::TooShort => "errors.password_too_short",
             Self::TooLong => "errors.password_too_long",
             Self::ContainsUsername => "errors.password_contains_username",
+            Self::Common => "login_security.password.common",
             Self::Mismatch => "errors.password_mismatch",
         }
     }
@@ -123,6 +128,9 @@ pub fn check_new_password(
     let username = username.trim().to_lowercase();
     if username.chars().count() >= 3 && password.to_lowercase().contains(&username) {
         return Err(PasswordProblem::ContainsUsername);
+    }
+    if common_passwords::is_common(password) {
+        return Err(PasswordProblem::Common);
     }
     if password != repeated {
         return Err(PasswordProblem::Mismatch);
@@ -169,6 +177,10 @@ mod tests {
         assert_eq!(
             check_new_password("Anna.Schmidt-2026", "Anna.Schmidt-2026", "anna.schmidt"),
             Err(PasswordProblem::ContainsUsername)
+        );
+        assert_eq!(
+            check_new_password("Passwort2024!", "Passwort2024!", "anna"),
+            Err(PasswordProblem::Common)
         );
         assert_eq!(
             check_new_password("Lange-Passphrase-1", "Lange-Passphrase-2", "anna"),

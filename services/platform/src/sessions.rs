@@ -13,17 +13,22 @@ use crate::error::Error;
 use crate::state::AppState;
 use crate::tenant::{TenantContext, TenantId};
 use crate::tokens;
+use crate::totp;
 
 /// Lifetime of a web session, in hours.
 pub const WEB_SESSION_HOURS: i64 = 12;
 /// Lifetime of an app token, in days.
 pub const APP_TOKEN_DAYS: i64 = 90;
+/// Lifetime of the pending state between a correct password and the second factor, in minutes.
+pub const SECOND_FACTOR_MINUTES: i64 = 5;
 
 /// Kind of a session row.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum SessionKind {
     Web,
     App,
+    /// A login waiting for its second factor (see [`crate::totp::pending`]); it grants nothing.
+    SecondFactor,
 }
 
 impl SessionKind {
@@ -31,6 +36,7 @@ impl SessionKind {
         match self {
             Self::Web => "web",
             Self::App => "app",
+            Self::SecondFactor => "mfa",
         }
     }
 }
@@ -91,6 +97,7 @@ pub async fn create<C: ConnectionTrait>(
     let expires_at = match kind {
         SessionKind::Web => now + Duration::hours(WEB_SESSION_HOURS),
         SessionKind::App => now + Duration::days(APP_TOKEN_DAYS),
+        SessionKind::SecondFactor => now + Duration::minutes(SECOND_FACTOR_MINUTES),
     };
     session::ActiveModel {
         tenant_id: Set(tenant_id.get()),
@@ -275,7 +282,8 @@ where
     }
 }
 
-/// A signed-in planner user of the main program.
+/// A signed-in planner user of the main program. A planner whose tenant requires two-factor
+/// login and who has not set it up is sent to the setup page instead.
 pub struct Planner(pub Authenticated);
 
 impl<S> FromRequestParts<S> for Planner
@@ -292,6 +300,10 @@ where
         }
         if !signed_in.is_planner() {
             return Err(Error::Forbidden);
+        }
+        let app = AppState::from_ref(state);
+        if totp::account::setup_required(&app.db, signed_in.tenant.id, &signed_in.account).await? {
+            return Err(Error::SecondFactorSetupRequired);
         }
         Ok(Self(signed_in))
     }

@@ -87,6 +87,9 @@ pub fn notice_text(name: Option<&str>) -> Option<String> {
         "registered" => "portal.notice.registered",
         "logged_out" => "portal.notice.logged_out",
         "password_changed" => "portal.notice.password_changed",
+        "password_reset" => "login_security.reset.done",
+        "second_factor_expired" => "totp.login.expired",
+        "second_factor_locked" => "totp.login.locked",
         _ => return None,
     };
     Some(i18n::text(i18n::current_locale(), key))
@@ -108,8 +111,6 @@ pub fn password_field(
 ) -> &'static str {
     match problem {
         PasswordProblem::Mismatch => repeat,
-        PasswordProblem::TooShort
-        | PasswordProblem::TooLong
-        | PasswordProblem::ContainsUsername => password,
+        _ => password,
     }
 }

@@ -2,29 +2,35 @@
 //!
 //! One login form serves planners and employees, because usernames are unique per tenant across
 //! both kinds. The portal also owns the administrator's one-time setup link, the employee
-//! registration from an invitation, the password change for every signed-in account and the
-//! employee start page. Every handler takes the tenant resolved from the host, and every query
+//! registration from an invitation, the password change for every signed-in account, the
+//! self-service password reset and the employee start page. Every handler takes the tenant resolved from the host, and every query
 //! goes through `Scoped`, so a token, cookie or id of another tenant is treated as missing.
 
 use axum::Router;
 use mep24web_platform::AppState;
 
+mod attempt_limit;
 mod forms;
 mod home;
 mod invitation_link;
 mod login;
 mod password;
+mod password_reset;
 mod register;
+mod second_factor;
 mod setup;
 mod signin;
 
 /// Returns the portal's routes on the tenant host: `/`, `/login`, `/logout`, `/setup/{token}`,
-/// `/register/{token}`, `/password/change` and `/portal`.
+/// `/register/{token}`, `/password/change`, `/password/forgot`, `/reset/{token}`,
+/// `/login/zwei-faktor` and `/portal`.
 pub fn router() -> Router<AppState> {
     Router::new()
         .merge(login::router())
         .merge(setup::router())
         .merge(register::router())
         .merge(password::router())
+        .merge(password_reset::router())
+        .merge(second_factor::router())
         .merge(home::router())
 }

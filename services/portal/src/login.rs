@@ -7,6 +7,7 @@ use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Redirect, Response};
 use axum::routing::{get, post};
 use mep24web_entities::tenant_settings;
+use mep24web_platform::client_ip::ClientIp;
 use mep24web_platform::db::Scoped;
 use mep24web_platform::login::{self, DEFAULT_LOCKOUT_MINUTES, DEFAULT_MAX_FAILED_LOGINS};
 use mep24web_platform::sessions;
@@ -16,7 +17,9 @@ use sea_orm::TransactionTrait;
 use secrecy::SecretString;
 use serde::Deserialize;
 
+use crate::attempt_limit;
 use crate::forms::{self, Form, NoticeQuery};
+use crate::second_factor;
 use crate::signin;
 
 /// Maximum length of the username echoed back into the form after a failed login, in characters.
@@ -62,13 +65,19 @@ async fn show(
     render(&state, &tenant, StatusCode::OK, "", false, notice).await
 }
 
-/// Checks the credentials. Every kind of failure renders the same message with status 401.
+/// Checks the credentials. Every kind of failure renders the same message with status 401; an
+/// attempt over the login attempt limits gets the 429 page before the password is looked at.
 async fn submit(
     State(state): State<AppState>,
     tenant: TenantContext,
+    client: ClientIp,
     headers: HeaderMap,
     Form(form): Form<LoginForm>,
 ) -> Result<Response, Error> {
+    if let Some(limited) = attempt_limit::reject_if_limited(&state, &tenant, client, "/login").await
+    {
+        return Ok(limited);
+    }
     let password = SecretString::from(form.password);
     let outcome =
         login::authenticate(&state.db, &state.hasher, &tenant, &form.username, &password).await?;
@@ -96,6 +105,11 @@ async fn submit(
             .await;
         }
     };
+    if let Some(code_step) =
+        second_factor::begin_if_required(&state, &tenant, &account, &headers).await?
+    {
+        return Ok(code_step);
+    }
 
     let previous = signin::session_token(&state, &headers);
     let txn = state.db.begin().await?;
@@ -146,6 +160,7 @@ async fn render(
         .find::<tenant_settings::Entity>()
         .one(&state.db)
         .await?;
+    let self_service_reset = settings.as_ref().is_some_and(|s| s.self_service_reset);
     let (max_failed_logins, lockout_minutes) = settings.map_or(
         (DEFAULT_MAX_FAILED_LOGINS, DEFAULT_LOCKOUT_MINUTES),
         |settings| (settings.max_failed_logins, settings.lockout_minutes),
@@ -158,6 +173,7 @@ async fn render(
         notice => notice,
         max_failed_logins => max_failed_logins,
         lockout_minutes => lockout_minutes,
+        self_service_reset => self_service_reset,
         ..base
     };
     forms::page(status, "portal/login.html", context)

@@ -11,6 +11,7 @@ use axum::response::{IntoResponse, Redirect, Response};
 use axum::routing::get;
 use chrono::Utc;
 use mep24web_entities::{account, invitation};
+use mep24web_platform::client_ip::ClientIp;
 use mep24web_platform::db::{self, Scoped};
 use mep24web_platform::i18n::Locale;
 use mep24web_platform::passwords::check_new_password;
@@ -24,6 +25,7 @@ use sea_orm::{
 use secrecy::SecretString;
 use serde::Deserialize;
 
+use crate::attempt_limit;
 use crate::forms::{self, Form, FormErrors, password_field};
 use crate::invitation_link::{self, LinkStatus, MAX_SECURITY_CODE_FAILURES, Usable};
 use crate::signin;
@@ -79,13 +81,21 @@ async fn show(
 }
 
 /// Checks the security code first, then the username and password, and creates the login.
-/// A wrong security code stores nothing but the failure count of the invitation.
+/// A wrong security code stores nothing but the failure count of the invitation. Every submit
+/// counts against the login attempt limits before anything is checked.
 async fn submit(
     State(state): State<AppState>,
     tenant: TenantContext,
+    client: ClientIp,
     Path(token): Path<String>,
     Form(form): Form<RegisterForm>,
 ) -> Result<Response, Error> {
+    let back_path = format!("/register/{token}");
+    if let Some(limited) =
+        attempt_limit::reject_if_limited(&state, &tenant, client, &back_path).await
+    {
+        return Ok(limited);
+    }
     let usable = match invitation_link::find(&state.db, &tenant, &token).await? {
         LinkStatus::Usable(usable) => usable,
         other => {

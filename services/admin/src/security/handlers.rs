@@ -17,9 +17,9 @@ use serde::Deserialize;
 
 use super::form::{EditUserForm, FieldErrors, NewUserForm};
 use super::store::{self, StoreError};
-use super::{ROLE_PLANNER, format_time};
+use super::{ROLE_PLANNER, format_time, second_factor};
 
-const LIST_PATH: &str = "/admin/sicherheit/benutzer";
+pub(super) const LIST_PATH: &str = "/admin/sicherheit/benutzer";
 
 /// The `?notice=` parameter that a redirect after a successful save carries.
 #[derive(Debug, Default, Deserialize)]
@@ -58,6 +58,7 @@ pub(super) async fn list(
     let notice = match query.map(|Query(q)| q.notice).unwrap_or_default().as_str() {
         "created" => Some(text("security.users.notice_created")),
         "saved" => Some(text("common.saved")),
+        "second_factor_reset" => Some(text("totp.admin.notice_reset")),
         _ => None,
     };
     let base = web::base_context(tenant, Some(&auth), "sicherheit");
@@ -138,7 +139,15 @@ pub(super) async fn edit_form(
         active => account.active,
         must_change_password => true,
     };
-    render_edit(&auth, &account, form, &FieldErrors::new(), StatusCode::OK)
+    render_edit(
+        &state,
+        &auth,
+        &account,
+        form,
+        &FieldErrors::new(),
+        StatusCode::OK,
+    )
+    .await
 }
 
 /// Saves the edit form. Deactivation and a new password end the user's sessions and app tokens
@@ -167,12 +176,14 @@ pub(super) async fn update(
         Ok(changes) => changes,
         Err(errors) => {
             return render_edit(
+                &state,
                 &auth,
                 &account,
                 typed_edit(&form),
                 &errors,
                 StatusCode::UNPROCESSABLE_ENTITY,
-            );
+            )
+            .await;
         }
     };
 
@@ -215,12 +226,14 @@ pub(super) async fn update(
             let field = if changes.active { "role" } else { "active" };
             let errors = FieldErrors::from([(field, "security.users.error_last_administrator")]);
             render_edit(
+                &state,
                 &auth,
                 &account,
                 typed_edit(&form),
                 &errors,
                 StatusCode::CONFLICT,
             )
+            .await
         }
         Err(StoreError::NotFound) => Err(Error::NotFound),
         Err(error) => Err(internal(error)),
@@ -229,7 +242,7 @@ pub(super) async fn update(
 
 /// Loads the planner user named by the path. A malformed id, an employee login and another
 /// tenant's account all return `Error::NotFound`.
-async fn load_planner(
+pub(super) async fn load_planner(
     state: &AppState,
     auth: &Authenticated,
     id: std::result::Result<Path<String>, PathRejection>,
@@ -257,7 +270,9 @@ fn render_new(
     Ok((status, page).into_response())
 }
 
-fn render_edit(
+/// Renders the edit form, with the user's two-factor state and the reset below it.
+async fn render_edit(
+    state: &AppState,
     auth: &Authenticated,
     account: &account::Model,
     form: Value,
@@ -269,6 +284,7 @@ fn render_edit(
         .locked_until
         .filter(|until| *until > Utc::now())
         .map(|until| format_time(until, tenant.time_zone));
+    let second_factor = second_factor::status(&state.db, tenant, account.id).await?;
     let base = web::base_context(tenant, Some(auth), "sicherheit");
     let page = templates::page(
         "admin/security/edit.html",
@@ -282,6 +298,7 @@ fn render_edit(
             },
             form => form,
             errors => translate(errors),
+            second_factor => second_factor,
             ..base,
         },
     )?;

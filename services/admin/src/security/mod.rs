@@ -5,12 +5,13 @@
 //! A tenant always keeps at least one active administrator, enforced in [`store`].
 
 use axum::Router;
-use axum::routing::get;
+use axum::routing::{get, post};
 use chrono::{DateTime, Utc};
 use mep24web_platform::AppState;
 
 mod form;
 mod handlers;
+mod second_factor;
 mod store;
 
 /// Role value of planners with every right, including Konfiguration.
@@ -29,6 +30,10 @@ pub fn router() -> Router<AppState> {
         .route(
             "/admin/sicherheit/benutzer/{id}",
             get(handlers::edit_form).post(handlers::update),
+        )
+        .route(
+            "/admin/sicherheit/benutzer/{id}/zwei-faktor/zuruecksetzen",
+            post(second_factor::reset),
         )
 }
 

@@ -5,12 +5,13 @@
 
 use chrono::{DateTime, Utc};
 use mep24web_entities::{account, session};
+use mep24web_platform::db::Db;
 use mep24web_platform::db::{Scoped, is_unique_violation};
 use mep24web_platform::{TenantId, sessions};
 use sea_orm::sea_query::Expr;
 use sea_orm::{
-    ActiveModelTrait, ColumnTrait, ConnectionTrait, DatabaseBackend, DatabaseConnection, DbErr,
-    PaginatorTrait, QueryFilter, QueryOrder, QuerySelect, Set, TransactionTrait,
+    ActiveModelTrait, ColumnTrait, ConnectionTrait, DatabaseBackend, DbErr, PaginatorTrait,
+    QueryFilter, QueryOrder, QuerySelect, Set, TransactionTrait,
 };
 
 use super::ROLE_ADMINISTRATOR;
@@ -34,7 +35,7 @@ pub(super) enum StoreError {
 
 /// Lists the tenant's planner users ordered by username.
 pub(super) async fn list_planners(
-    db: &DatabaseConnection,
+    db: &Db,
     tenant_id: TenantId,
 ) -> Result<Vec<account::Model>, DbErr> {
     let scope = Scoped::new(db, tenant_id);
@@ -48,7 +49,7 @@ pub(super) async fn list_planners(
 
 /// Finds one planner user of the tenant. Employee logins and other tenants' rows are `None`.
 pub(super) async fn find_planner(
-    db: &DatabaseConnection,
+    db: &Db,
     tenant_id: TenantId,
     account_id: i64,
 ) -> Result<Option<account::Model>, DbErr> {
@@ -63,7 +64,7 @@ pub(super) async fn find_planner(
 
 /// Returns true when any login of the tenant, planner or employee, already uses the username.
 pub(super) async fn username_taken(
-    db: &DatabaseConnection,
+    db: &Db,
     tenant_id: TenantId,
     username_key: &str,
 ) -> Result<bool, DbErr> {
@@ -78,7 +79,7 @@ pub(super) async fn username_taken(
 
 /// Inserts a planner user with an already hashed password.
 pub(super) async fn insert(
-    db: &DatabaseConnection,
+    db: &Db,
     tenant_id: TenantId,
     user: &NewUser,
     password_hash: String,
@@ -121,7 +122,7 @@ pub(super) async fn insert(
 /// `keep_session` is the session of the administrator making the change: when they set their
 /// own password, that session stays and all others end. Returns how many sessions ended.
 pub(super) async fn update(
-    db: &DatabaseConnection,
+    db: &Db,
     tenant_id: TenantId,
     account_id: i64,
     changes: &UserChanges,

@@ -1,4 +1,6 @@
-//! The "Anmeldung" tab: allowed failed logins and the lockout duration.
+//! The "Anmeldung" tab: allowed failed logins, the lockout duration, whether accounts may
+//! reset a forgotten password by email themselves, and whether planners must use two-factor
+//! login.
 
 use std::ops::RangeInclusive;
 
@@ -30,6 +32,10 @@ const LOCKOUT_MINUTES: RangeInclusive<i32> = 1..=1440;
 pub(super) struct LoginForm {
     max_failed_logins: String,
     lockout_minutes: String,
+    /// Present (any value) when the checkbox is ticked; browsers send nothing otherwise.
+    self_service_reset: Option<String>,
+    /// Present when the two-factor checkbox is ticked.
+    require_totp_for_planners: Option<String>,
 }
 
 /// Validated values of the "Anmeldung" tab.
@@ -37,6 +43,8 @@ pub(super) struct LoginForm {
 struct LoginSettings {
     max_failed_logins: i32,
     lockout_minutes: i32,
+    self_service_reset: bool,
+    require_totp_for_planners: bool,
 }
 
 impl LoginForm {
@@ -57,6 +65,8 @@ impl LoginForm {
             (Some(max_failed_logins), Some(lockout_minutes)) => Ok(LoginSettings {
                 max_failed_logins,
                 lockout_minutes,
+                self_service_reset: self.self_service_reset.is_some(),
+                require_totp_for_planners: self.require_totp_for_planners.is_some(),
             }),
             _ => Err(errors),
         }
@@ -72,6 +82,8 @@ pub(super) async fn show(
     let form = context! {
         max_failed_logins => current.max_failed_logins.to_string(),
         lockout_minutes => current.lockout_minutes.to_string(),
+        self_service_reset => current.self_service_reset,
+        require_totp_for_planners => current.require_totp_for_planners,
     };
     render(
         &auth,
@@ -95,6 +107,8 @@ pub(super) async fn save(
             let typed = context! {
                 max_failed_logins => form.max_failed_logins,
                 lockout_minutes => form.lockout_minutes,
+                self_service_reset => form.self_service_reset.is_some(),
+                require_totp_for_planners => form.require_totp_for_planners.is_some(),
             };
             let status = StatusCode::UNPROCESSABLE_ENTITY;
             return render(
@@ -116,6 +130,14 @@ pub(super) async fn save(
             tenant_settings::Column::LockoutMinutes,
             Expr::value(settings.lockout_minutes),
         ),
+        (
+            tenant_settings::Column::SelfServiceReset,
+            Expr::value(settings.self_service_reset),
+        ),
+        (
+            tenant_settings::Column::RequireTotpForPlanners,
+            Expr::value(settings.require_totp_for_planners),
+        ),
     ];
     store::save(&state.db, auth.tenant.id, changes).await?;
     tracing::info!(
@@ -123,6 +145,8 @@ pub(super) async fn save(
         by_account_id = auth.account.id,
         max_failed_logins = settings.max_failed_logins,
         lockout_minutes = settings.lockout_minutes,
+        self_service_reset = settings.self_service_reset,
+        require_totp_for_planners = settings.require_totp_for_planners,
         "login settings saved"
     );
     Ok(Redirect::to(&format!("{PATH}?notice=saved")).into_response())
@@ -138,6 +162,8 @@ mod tests {
             let form = LoginForm {
                 max_failed_logins: failed.to_owned(),
                 lockout_minutes: minutes.to_owned(),
+                self_service_reset: None,
+                require_totp_for_planners: None,
             };
             assert!(form.validate().is_ok(), "{failed}/{minutes} rejected");
         }
@@ -149,6 +175,8 @@ mod tests {
             let form = LoginForm {
                 max_failed_logins: failed.to_owned(),
                 lockout_minutes: minutes.to_owned(),
+                self_service_reset: None,
+                require_totp_for_planners: None,
             };
             let Err(errors) = form.validate() else {
                 panic!("{failed}/{minutes} accepted");

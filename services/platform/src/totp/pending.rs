@@ -1,0 +1,75 @@
+//! The pending second-factor state between a correct password and the code.
+//!
+//! It is a row of `sessions` with kind `mfa` ([`SessionKind::SecondFactor`]), bound to one
+//! tenant and one account, stored as a token hash and valid for
+//! [`SECOND_FACTOR_MINUTES`](crate::sessions::SECOND_FACTOR_MINUTES). Its cookie has its own
+//! name, so it never counts as a signed-in session: the session extractors only accept kind
+//! `web`.
+
+use axum::http::{HeaderMap, HeaderValue};
+use sea_orm::{ConnectionTrait, DbErr};
+
+use crate::sessions::{self, Authenticated, SECOND_FACTOR_MINUTES, SessionKind};
+use crate::tenant::{TenantContext, TenantId};
+
+/// Returns the cookie name. Under https the `__Host-` prefix makes browsers insist on `Secure`,
+/// `Path=/` and no `Domain`.
+pub fn cookie_name(https: bool) -> &'static str {
+    if https {
+        "__Host-mep24web_mfa"
+    } else {
+        "mep24web_mfa"
+    }
+}
+
+/// Builds the `Set-Cookie` value of a new pending state: host-only, `HttpOnly`,
+/// `SameSite=Lax`, `Secure` under https, and as short-lived as the state itself.
+pub fn cookie(token: &str, https: bool) -> HeaderValue {
+    let secure = if https { "; Secure" } else { "" };
+    let value = format!(
+        "{}={token}; Path=/; HttpOnly; SameSite=Lax; Max-Age={}{secure}",
+        cookie_name(https),
+        SECOND_FACTOR_MINUTES * 60
+    );
+    HeaderValue::from_str(&value).unwrap_or_else(|_| HeaderValue::from_static(""))
+}
+
+/// Builds the `Set-Cookie` value that removes the pending-state cookie.
+pub fn clear_cookie(https: bool) -> HeaderValue {
+    let secure = if https { "; Secure" } else { "" };
+    let value = format!(
+        "{}=; Path=/; HttpOnly; SameSite=Lax; Max-Age=0{secure}",
+        cookie_name(https)
+    );
+    HeaderValue::from_str(&value).unwrap_or_else(|_| HeaderValue::from_static(""))
+}
+
+/// Returns the pending-state token the browser sent, if any.
+pub fn token_from(headers: &HeaderMap, https: bool) -> Option<String> {
+    sessions::read_cookie(headers, cookie_name(https))
+}
+
+/// Creates a pending state for the account and returns its token. A state the browser had
+/// before (`previous`) is deleted, so each password step leaves at most one behind.
+pub async fn create<C: ConnectionTrait>(
+    conn: &C,
+    tenant_id: TenantId,
+    account_id: i64,
+    previous: Option<&str>,
+) -> Result<String, DbErr> {
+    if let Some(previous) = previous {
+        sessions::revoke(conn, tenant_id, previous).await?;
+    }
+    sessions::create(conn, tenant_id, account_id, SessionKind::SecondFactor).await
+}
+
+/// Looks up a pending state of this tenant that has not expired and whose account may still
+/// sign in. Another tenant's token, an expired one and a web session token are all `None`.
+pub async fn find<C: ConnectionTrait>(
+    conn: &C,
+    tenant: &TenantContext,
+    token: &str,
+) -> Result<Option<Authenticated>, DbErr> {
+    let outcome = sessions::authenticate(conn, tenant, token, SessionKind::SecondFactor).await?;
+    Ok(outcome.ok())
+}
