@@ -63,6 +63,9 @@ impl Driver {
     }
 
     async fn browser(&self) -> Client {
+        // Several crates enable different rustls backends, so the provider is chosen here. The
+        // driver is reached over plain HTTP; the provider is still required to build the client.
+        let _ = rustls::crypto::ring::default_provider().install_default();
         let mut capabilities = serde_json::Map::new();
         capabilities.insert(
             "goog:chromeOptions".to_owned(),
