@@ -96,21 +96,33 @@ impl Drop for Driver {
 
 async fn fill(browser: &Client, id: &str, value: &str) {
     let input = browser
-        .find(Locator::Id(id))
+        .wait()
+        .at_most(Duration::from_secs(10))
+        .for_element(Locator::Id(id))
         .await
         .unwrap_or_else(|error| panic!("input #{id} not found: {error}"));
     input.clear().await.expect("clear input");
     input.send_keys(value).await.expect("type into input");
 }
 
+/// Clicks a button or link that loads a new page, and waits until the old page is gone, so the
+/// next step never acts on a page that is about to be replaced.
 async fn submit(browser: &Client, selector: &str) {
-    browser
-        .find(Locator::Css(selector))
+    let element = browser
+        .wait()
+        .at_most(Duration::from_secs(10))
+        .for_element(Locator::Css(selector))
         .await
-        .unwrap_or_else(|error| panic!("button {selector} not found: {error}"))
-        .click()
-        .await
-        .expect("click");
+        .unwrap_or_else(|error| panic!("button {selector} not found: {error}"));
+    element.click().await.expect("click");
+    for _ in 0..200 {
+        // Any command on an element of a replaced page fails with "stale element reference".
+        if element.is_displayed().await.is_err() {
+            return;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    panic!("clicking {selector} did not load a new page within 10 seconds");
 }
 
 async fn path_of(browser: &Client) -> String {
@@ -120,6 +132,28 @@ async fn path_of(browser: &Client) -> String {
         .expect("current url")
         .path()
         .to_owned()
+}
+
+/// Asserts the current path, waiting up to five seconds for it, and shows the page text when it
+/// differs, so a failure explains
+/// itself (an error message on the page, a login form where a menu was expected).
+async fn assert_path(browser: &Client, expected: &str) {
+    // A click returns before the navigation it starts has always finished, so wait for it.
+    let mut actual = path_of(browser).await;
+    for _ in 0..50 {
+        if actual == expected {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+        actual = path_of(browser).await;
+    }
+    if actual != expected {
+        let text = match browser.find(Locator::Css("main")).await {
+            Ok(main) => main.text().await.unwrap_or_default(),
+            Err(_) => String::new(),
+        };
+        panic!("expected path {expected}, found {actual}; page text:\n{text}");
+    }
 }
 
 async fn text_of(browser: &Client, id: &str) -> String {
@@ -157,7 +191,7 @@ async fn planner_imports_invites_employee_registers_and_logs_in() {
     fill(&browser, "f-password", PASSWORD_PLANNER).await;
     fill(&browser, "f-password_repeat", PASSWORD_PLANNER).await;
     submit(&browser, "button[type=submit]").await;
-    assert_eq!(path_of(&browser).await, "/admin");
+    assert_path(&browser, "/admin").await;
 
     // Log out and in again at the access link, as a planner does every day.
     submit(&browser, "form[action='/logout'] button").await;
@@ -165,11 +199,11 @@ async fn planner_imports_invites_employee_registers_and_logs_in() {
         .goto(&format!("{}/", tenant.access_link))
         .await
         .expect("open access link");
-    assert_eq!(path_of(&browser).await, "/login");
+    assert_path(&browser, "/login").await;
     fill(&browser, "f-username", &tenant.admin_username).await;
     fill(&browser, "f-password", PASSWORD_PLANNER).await;
     submit(&browser, "form[action='/login'] button[type=submit]").await;
-    assert_eq!(path_of(&browser).await, "/admin");
+    assert_path(&browser, "/admin").await;
     assert_eq!(
         text_of(&browser, "customer-number").await,
         format!("Kundennummer {}", tenant.customer_number)
@@ -212,7 +246,7 @@ async fn planner_imports_invites_employee_registers_and_logs_in() {
     )
     .await;
     submit(&browser, "#confirm").await;
-    assert_eq!(path_of(&browser).await, "/admin/stammdaten");
+    assert_path(&browser, "/admin/stammdaten").await;
     let juergen = employee_id(&app, "1001").await;
 
     // Invite Jürgen Weiß from the organization level.
@@ -220,13 +254,7 @@ async fn planner_imports_invites_employee_registers_and_logs_in() {
         .goto(&format!("{}/admin/stammdaten", tenant.access_link))
         .await
         .expect("open master data");
-    browser
-        .find(Locator::Css("a[href^='/admin/stammdaten/einladen']"))
-        .await
-        .expect("invite link")
-        .click()
-        .await
-        .expect("click invite link");
+    submit(&browser, "a[href^='/admin/stammdaten/einladen']").await;
     browser
         .find(Locator::Id(&format!("m-{juergen}")))
         .await
@@ -271,7 +299,7 @@ async fn planner_imports_invites_employee_registers_and_logs_in() {
         fill(&browser, "f-password", PASSWORD_EMPLOYEE).await;
         submit(&browser, "form[action='/login'] button[type=submit]").await;
     }
-    assert_eq!(path_of(&browser).await, "/portal");
+    assert_path(&browser, "/portal").await;
     assert_eq!(text_of(&browser, "user-name").await, "Jürgen Weiß");
     assert_eq!(
         text_of(&browser, "customer-number").await,
