@@ -514,8 +514,12 @@ async fn import_windows1252_stores_umlauts() {
     let target = import(&app, &tenant, &client, "windows1252_semicolon.csv").await;
 
     assert_eq!(target, "/admin/stammdaten?importiert=5&aktualisiert=0");
-    let (status, _) = get_text(&client, &app.tenant_url(&tenant.slug, &target)).await;
+    let (status, page) = get_text(&client, &app.tenant_url(&tenant.slug, &target)).await;
     assert_eq!(status, StatusCode::OK, "Stammdaten page after the import");
+    assert!(
+        page.contains("5 Mitarbeiter importiert, 0 aktualisiert."),
+        "import notice missing"
+    );
     let stored = employees(&app, &tenant).await;
     let units = units(&app, &tenant).await;
     let rows: Vec<(&str, &str, &str, String, &str)> = stored

@@ -24,6 +24,9 @@ pub(super) struct OverviewQuery {
     /// Present when departed employees are listed too.
     ausgeschiedene: Option<String>,
     hinweis: Option<String>,
+    /// Counts of a finished CSV import, shown as a notice.
+    importiert: Option<String>,
+    aktualisiert: Option<String>,
 }
 
 /// One row of the employee table.
@@ -60,7 +63,10 @@ pub(super) async fn show(
         }
         _ => tree.root().ok_or(Error::NotFound)?,
     };
-    let show_departed = query.ausgeschiedene.is_some_and(|value| !value.is_empty());
+    let show_departed = query
+        .ausgeschiedene
+        .as_deref()
+        .is_some_and(|value| !value.is_empty());
 
     let unit_ids = tree.subtree_ids(selected.id);
     let mut employees = scope
@@ -117,7 +123,7 @@ pub(super) async fn show(
 
     let base = base_context(tenant, Some(&auth), "stammdaten");
     let context = minijinja::context! {
-        notice => Notice::text_for(query.hinweis.as_deref()),
+        notice => import_notice(&query).or_else(|| Notice::text_for(query.hinweis.as_deref())),
         tree => tree.nodes(selected.id),
         selected => minijinja::context! {
             id => selected.id,
@@ -134,4 +140,22 @@ pub(super) async fn show(
         ..base
     };
     Ok(templates::page("admin/masterdata/overview.html", context)?.into_response())
+}
+
+/// Returns the notice after a CSV import, from the counts the import put into the redirect.
+fn import_notice(query: &OverviewQuery) -> Option<String> {
+    let created: u32 = query.importiert.as_deref()?.parse().ok()?;
+    let updated: u32 = query
+        .aktualisiert
+        .as_deref()
+        .and_then(|value| value.parse().ok())
+        .unwrap_or(0);
+    Some(mep24web_platform::i18n::text_with(
+        mep24web_platform::i18n::current_locale(),
+        "import.done",
+        &[
+            ("created", &created.to_string()),
+            ("updated", &updated.to_string()),
+        ],
+    ))
 }
