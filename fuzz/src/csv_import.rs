@@ -1,6 +1,6 @@
 //! The employee CSV import, which parses files that planners upload.
 //!
-//! Properties:
+//! Properties that `check` asserts on every input:
 //!
 //! - `parse` never panics and returns the same result for the same bytes.
 //! - Every data row ends up either as a valid row or with at least one problem, never both and

@@ -1,6 +1,6 @@
 //! Host normalization and classification, which pick the tenant of every request.
 //!
-//! Properties:
+//! Properties that `check` asserts on every input:
 //!
 //! - `normalize_host` never panics.
 //! - Its output is canonical and normalizes to itself: lower-case ASCII, no port, no trailing

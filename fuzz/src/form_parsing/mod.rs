@@ -1,6 +1,6 @@
 //! Form bodies (`application/x-www-form-urlencoded`) and the parsers for the values in them.
 //!
-//! Properties:
+//! Properties that `check` asserts on every input:
 //!
 //! - Deserializing any body into a handler's form struct never panics, and fails only when a
 //!   field of the struct is given twice. So a malformed body gets the localized 400 page and

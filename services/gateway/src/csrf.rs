@@ -13,10 +13,10 @@ pub fn is_cross_site(method: &Method, headers: &HeaderMap, normalized_host: &str
     if matches!(*method, Method::GET | Method::HEAD | Method::OPTIONS) {
         return false;
     }
-    if let Some(site) = headers.get("sec-fetch-site").and_then(|v| v.to_str().ok()) {
-        if site.eq_ignore_ascii_case("cross-site") {
-            return true;
-        }
+    if let Some(site) = headers.get("sec-fetch-site").and_then(|v| v.to_str().ok())
+        && site.eq_ignore_ascii_case("cross-site")
+    {
+        return true;
     }
     let Some(origin) = headers.get(header::ORIGIN) else {
         return false;
