@@ -7,7 +7,8 @@ use mep24web_entities::{account, org_unit};
 use mep24web_platform::db::{begin_tenant, begin_unscoped};
 use mep24web_tests::{TestApp, spawn_app};
 use sea_orm::{
-    ActiveModelTrait, ConnectionTrait, DatabaseBackend, EntityTrait, PaginatorTrait, Set, Statement,
+    ActiveModelTrait, ColumnTrait, ConnectionTrait, DatabaseBackend, EntityTrait, PaginatorTrait,
+    QueryFilter, Set, Statement,
 };
 
 async fn postgres_app() -> Option<TestApp> {
@@ -82,12 +83,19 @@ async fn query_missing_tenant_filter_reads_own_tenant_only() {
     assert_eq!(accounts[0].tenant_id, acme.id.get());
     let units = org_unit::Entity::find().all(&txn).await.unwrap();
     assert!(units.iter().all(|unit| unit.tenant_id == acme.id.get()));
+    // The other tenant's administrator exists (the owner sees it) but not inside this scope.
+    let other_admin = account::Entity::find()
+        .filter(account::Column::TenantId.eq(other.id.get()))
+        .one(app.db())
+        .await
+        .unwrap()
+        .expect("the other tenant's administrator");
     assert!(
-        account::Entity::find_by_id(other.id.get())
+        account::Entity::find_by_id(other_admin.id)
             .one(&txn)
             .await
             .unwrap()
-            .is_none_or(|row| row.tenant_id == acme.id.get())
+            .is_none()
     );
 }
 
