@@ -205,6 +205,16 @@ async fn set_security_code(app: &TestApp, tenant: &TestTenant, code: Option<&str
         .unwrap_or_else(|error| panic!("updating settings failed: {error}"));
 }
 
+/// First name, last name, email, org unit id, exit date and language of a seeded employee.
+type Person = (
+    &'static str,
+    &'static str,
+    Option<&'static str>,
+    i64,
+    Option<NaiveDate>,
+    &'static str,
+);
+
 /// Creates the tenant `slug` with its administrator signed in and one employee per status.
 ///
 /// - Heidelberg / Kasse: Anna (not invited), Carla (registered), Dora (deactivated), Ida
@@ -244,14 +254,7 @@ async fn pharmacy(app: &TestApp, slug: &str) -> Pharmacy {
     let mannheim = insert_unit(app, &tenant, root, "branch", "Filiale Mannheim").await;
 
     let departed = Utc::now().date_naive() - Duration::days(2);
-    let people: [(
-        &'static str,
-        &str,
-        Option<&str>,
-        i64,
-        Option<NaiveDate>,
-        &str,
-    ); 10] = [
+    let people: [Person; 10] = [
         (
             "Anna",
             "Schmidt",
@@ -353,7 +356,7 @@ async fn pharmacy(app: &TestApp, slug: &str) -> Pharmacy {
 }
 
 /// Returns the table row of an employee in the list page.
-fn row<'a>(body: &'a str, id: i64) -> &'a str {
+fn row(body: &str, id: i64) -> &str {
     let start = body
         .find(&format!("<tr id=\"employee-{id}\">"))
         .unwrap_or_else(|| panic!("employee {id} not listed"));
