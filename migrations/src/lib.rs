@@ -7,6 +7,8 @@ mod m20261204_203000_invitation_code_failures;
 mod m20261204_220000_second_factor;
 pub mod m20261204_230000_row_level_security;
 mod m20261205_090000_self_service_reset;
+mod m20261206_090000_audit_events;
+mod m20261206_120000_one_open_invitation;
 
 /// The ordered list of migrations.
 pub struct Migrator;
@@ -20,6 +22,8 @@ impl MigratorTrait for Migrator {
             Box::new(m20261204_220000_second_factor::Migration),
             Box::new(m20261204_230000_row_level_security::Migration),
             Box::new(m20261205_090000_self_service_reset::Migration),
+            Box::new(m20261206_090000_audit_events::Migration),
+            Box::new(m20261206_120000_one_open_invitation::Migration),
         ]
     }
 }

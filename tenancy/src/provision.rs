@@ -6,7 +6,7 @@ use mep24web_entities::{account, org_unit, password_token, tenant, tenant_settin
 use mep24web_platform::login::{DEFAULT_LOCKOUT_MINUTES, DEFAULT_MAX_FAILED_LOGINS};
 use mep24web_platform::urls::PublicUrls;
 use mep24web_platform::username::Username;
-use mep24web_platform::{TenantId, db, tokens};
+use mep24web_platform::{TenantId, audit, db, tokens};
 use sea_orm::{
     ActiveModelTrait, ColumnTrait, ConnectionTrait, DatabaseConnection, DbErr, EntityTrait,
     QueryFilter, QueryOrder, QuerySelect, Set, TransactionTrait,
@@ -124,6 +124,7 @@ pub async fn create_tenant(
         invitation_valid_days: Set(DEFAULT_INVITATION_DAYS),
         require_totp_for_planners: Set(false),
         self_service_reset: Set(false),
+        audit_retention_days: Set(audit::DEFAULT_RETENTION_DAYS),
         updated_at: Set(now),
     }
     .insert(&txn)

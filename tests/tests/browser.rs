@@ -183,6 +183,25 @@ async fn planner_imports_invites_employee_registers_and_logs_in() {
     let driver = Driver::start().await;
     let browser = driver.browser().await;
 
+    // "Zugangslink finden" on the landing page leads from the customer number to the access link.
+    browser
+        .goto(&app.apex_url("/"))
+        .await
+        .expect("open landing page");
+    fill(
+        &browser,
+        "f-customer_number",
+        &tenant.customer_number.to_string(),
+    )
+    .await;
+    submit(&browser, "form.finder button[type=submit]").await;
+    let found = browser.current_url().await.expect("current url");
+    assert_eq!(
+        found.host_str(),
+        Some(format!("{}.localhost", tenant.slug).as_str())
+    );
+    assert_path(&browser, "/login").await;
+
     // The first administrator sets a password through the setup link and lands in the main program.
     browser
         .goto(&tenant.setup_link)

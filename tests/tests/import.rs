@@ -1035,3 +1035,55 @@ async fn import_largest_file_round_trips() {
     assert_eq!(units(&app, &tenant).await.len(), 1 + 3 + 21);
     eprintln!("preview of 10,000 rows took {previewed:?}, confirm took {confirmed:?}");
 }
+
+#[tokio::test]
+async fn import_rename_updates_login_display_name() {
+    let app = spawn_app().await;
+    let (tenant, client, _) = tenant_with_admin(&app, "apotheke", "Apotheke am Markt").await;
+    let root = root_id(&app, &tenant).await;
+    let existing = insert_employee(&app, &tenant, "1001", root).await;
+    mep24web_entities::account::ActiveModel {
+        tenant_id: Set(tenant.id.get()),
+        kind: Set("employee".to_owned()),
+        username: Set("bestand".to_owned()),
+        username_key: Set("bestand".to_owned()),
+        password_hash: Set(None),
+        display_name: Set("Bestand Person".to_owned()),
+        role: Set(None),
+        email: Set(None),
+        employee_id: Set(Some(existing.id)),
+        active: Set(true),
+        must_change_password: Set(false),
+        failed_attempts: Set(0),
+        locked_until: Set(None),
+        language: Set("de".to_owned()),
+        created_at: Set(Utc::now()),
+        updated_at: Set(Utc::now()),
+        last_login_at: Set(None),
+        ..Default::default()
+    }
+    .insert(app.db())
+    .await
+    .unwrap();
+
+    let csv = "Personalnummer;Nachname;Vorname\r\n1001;Weiß;Jürgen\r\n";
+    let response = upload(
+        &client,
+        &app.tenant_url(&tenant.slug, UPLOAD_PATH),
+        "umbenennung.csv",
+        csv.as_bytes(),
+    )
+    .await;
+    assert_eq!(response.status(), StatusCode::OK);
+    let page = response.text().await.unwrap();
+    let response = confirm(&app, &tenant, &client, &page).await;
+    assert_eq!(response.status(), StatusCode::SEE_OTHER);
+
+    let login = mep24web_entities::account::Entity::find()
+        .filter(mep24web_entities::account::Column::EmployeeId.eq(existing.id))
+        .one(app.db())
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(login.display_name, "Jürgen Weiß");
+}

@@ -460,7 +460,7 @@ async fn invitation_list_shows_portal_status() {
             .to_string()
     };
     let invited = format!(
-        "eingeladen am {} gültig bis {}",
+        "eingeladen am {}, gültig bis {}",
         berlin(gina[0].created_at),
         berlin(gina[0].expires_at)
     );

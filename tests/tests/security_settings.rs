@@ -1070,7 +1070,11 @@ async fn login_settings_save_shows_notice() {
     let response = post_form(
         &admin,
         &url,
-        &[("max_failed_logins", " 3 "), ("lockout_minutes", "120")],
+        &[
+            ("max_failed_logins", " 3 "),
+            ("lockout_minutes", "120"),
+            ("audit_retention_days", "365"),
+        ],
     )
     .await;
 
@@ -1133,7 +1137,11 @@ async fn lockout_follows_configured_attempts() {
     let response = post_form(
         &admin,
         &app.tenant_url("acme", "/admin/einstellungen/anmeldung"),
-        &[("max_failed_logins", "2"), ("lockout_minutes", "7")],
+        &[
+            ("max_failed_logins", "2"),
+            ("lockout_minutes", "7"),
+            ("audit_retention_days", "365"),
+        ],
     )
     .await;
     assert_eq!(response.status(), StatusCode::SEE_OTHER);

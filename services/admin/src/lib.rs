@@ -5,6 +5,7 @@
 use axum::Router;
 use mep24web_platform::AppState;
 
+mod audit_log;
 mod home;
 mod import;
 mod invitations;
@@ -21,6 +22,7 @@ pub fn router() -> Router<AppState> {
         .merge(import::router())
         .merge(invitations::router())
         .merge(security::router())
+        .merge(audit_log::router())
         .merge(second_factor::router())
         .merge(settings::router())
 }

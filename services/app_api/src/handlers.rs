@@ -6,6 +6,7 @@ use axum::http::{StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use chrono::SecondsFormat;
 use mep24web_entities::{employee, session};
+use mep24web_platform::audit;
 use mep24web_platform::client_ip::ClientIp;
 use mep24web_platform::db::Scoped;
 use mep24web_platform::rate_limit::Decision;
@@ -115,7 +116,14 @@ pub async fn login(
         .clone()
         .scope_tenant(
             tenant.id,
-            login_in_tenant(state, tenant, request.username, password, request.totp_code),
+            login_in_tenant(
+                state,
+                tenant,
+                client,
+                request.username,
+                password,
+                request.totp_code,
+            ),
         )
         .await?
 }
@@ -124,6 +132,7 @@ pub async fn login(
 async fn login_in_tenant(
     state: AppState,
     tenant: mep24web_platform::TenantContext,
+    client: ClientIp,
     username: String,
     password: SecretString,
     totp_code: Option<String>,
@@ -144,6 +153,8 @@ async fn login_in_tenant(
                 suspended = tenant.suspended,
                 "app login failed"
             );
+            let reason = failure.reason.as_str();
+            audit::record_login_failure(&state.db, &tenant, &username, client.0, reason).await?;
             return Err(failed());
         }
     };
@@ -151,6 +162,7 @@ async fn login_in_tenant(
 
     let token = sessions::create(&state.db, tenant.id, account.id, SessionKind::App).await?;
     let expires_at = token_expiry(&state, &tenant, &token).await?;
+    audit::record_login_success(&state.db, &account, client.0, "app", None).await?;
     tracing::info!(
         tenant_id = %tenant.id,
         account_id = account.id,

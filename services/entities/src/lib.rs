@@ -5,6 +5,7 @@
 
 pub mod account;
 pub mod account_totp;
+pub mod audit_event;
 pub mod employee;
 pub mod invitation;
 pub mod org_unit;
@@ -38,6 +39,7 @@ macro_rules! tenant_owned {
 tenant_owned!(
     account,
     account_totp,
+    audit_event,
     employee,
     invitation,
     org_unit,

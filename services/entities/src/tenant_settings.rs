@@ -17,6 +17,8 @@ pub struct Model {
     pub require_totp_for_planners: bool,
     /// Employees and planners may request a password reset link by email themselves.
     pub self_service_reset: bool,
+    /// Days the audit log keeps an event before the hourly cleanup deletes it.
+    pub audit_retention_days: i32,
     pub updated_at: DateTimeUtc,
 }
 

@@ -20,7 +20,7 @@ use tokio::sync::watch;
 
 use crate::host_layer::{self, Gateway};
 use crate::settings::Settings;
-use crate::{demo, stack};
+use crate::{audit_retention, demo, stack};
 
 /// Opens the database named by the settings and applies pending migrations.
 pub async fn open_database(settings: &Settings) -> anyhow::Result<DatabaseConnection> {
@@ -176,6 +176,7 @@ impl Application {
         };
         let workers = vec![
             tokio::spawn(worker.run(shutdown_rx.clone())),
+            tokio::spawn(audit_retention::run(db.clone(), shutdown_rx.clone())),
             tokio::spawn(resolver.clone().watch_changes(shutdown_rx)),
         ];
 

@@ -1,8 +1,8 @@
 //! Localized error pages for error responses that arrive without a page of their own.
 //!
 //! Handlers render their errors through `mep24web_platform::Error`, but some error responses
-//! never pass through it: rejections of axum's extractors (`Query`, `Path`, `Form`) and the
-//! router's 405 answer with English plain text or an empty body, and the tower stack answers 413
+//! never pass through it. Rejections of axum's extractors (`Query`, `Path`, `Form`) and the
+//! router's 405 come as English plain text or with an empty body. The tower stack returns 413
 //! for an oversized body, 503 on timeout and 500 after a panic. This layer replaces every such
 //! response with the error page in the request's language and keeps the status.
 
@@ -102,10 +102,25 @@ mod tests {
     #[test]
     fn message_key_follows_status() {
         assert_eq!(message_key(StatusCode::BAD_REQUEST), "errors.bad_request");
-        assert_eq!(message_key(StatusCode::METHOD_NOT_ALLOWED), "errors.not_found");
-        assert_eq!(message_key(StatusCode::PAYLOAD_TOO_LARGE), "errors.too_large");
-        assert_eq!(message_key(StatusCode::SERVICE_UNAVAILABLE), "errors.unavailable");
-        assert_eq!(message_key(StatusCode::INTERNAL_SERVER_ERROR), "errors.internal");
-        assert_eq!(message_key(StatusCode::UNSUPPORTED_MEDIA_TYPE), "errors.bad_request");
+        assert_eq!(
+            message_key(StatusCode::METHOD_NOT_ALLOWED),
+            "errors.not_found"
+        );
+        assert_eq!(
+            message_key(StatusCode::PAYLOAD_TOO_LARGE),
+            "errors.too_large"
+        );
+        assert_eq!(
+            message_key(StatusCode::SERVICE_UNAVAILABLE),
+            "errors.unavailable"
+        );
+        assert_eq!(
+            message_key(StatusCode::INTERNAL_SERVER_ERROR),
+            "errors.internal"
+        );
+        assert_eq!(
+            message_key(StatusCode::UNSUPPORTED_MEDIA_TYPE),
+            "errors.bad_request"
+        );
     }
 }

@@ -77,6 +77,9 @@ async fn dispatch(State(gateway): State<Gateway>, mut request: Request) -> Respo
             let Ok(host) = normalize_host(&raw_host) else {
                 return error_page(StatusCode::BAD_REQUEST, "errors.invalid_host");
             };
+            // The request span leaves the host empty until here, because the raw header may
+            // carry user information such as a password ("user:password@host").
+            tracing::Span::current().record("host", tracing::field::display(&host));
             let path = request.uri().path();
             if path == "/healthz" {
                 return (StatusCode::OK, "ok").into_response();
@@ -166,6 +169,11 @@ async fn serve(router: Router, request: Request) -> Response {
 
 /// Returns the host the client asked for: `X-Forwarded-Host` or `Forwarded: host=` only when the
 /// direct peer is a trusted proxy, else the `Host` header, else the URI authority (HTTP/2).
+///
+/// Returns `None`, which the caller rejects with 400, when the request names its host
+/// ambiguously: two `Host` header lines (RFC 9112, section 3.2), or a `Host` header and an
+/// absolute-form URI or HTTP/2 `:authority` that name different hosts. Otherwise the tenant
+/// chosen here could differ from the one a proxy or cache in front chose from the other value.
 fn effective_host(
     request: &Request<Body>,
     peer: Option<IpAddr>,
@@ -177,11 +185,24 @@ fn effective_host(
     {
         return Some(forwarded);
     }
-    headers
-        .get(header::HOST)
-        .and_then(|value| value.to_str().ok())
-        .map(str::to_owned)
-        .or_else(|| request.uri().authority().map(|a| a.as_str().to_owned()))
+    let mut host_headers = headers.get_all(header::HOST).iter();
+    let host_header = host_headers.next();
+    if host_headers.next().is_some() {
+        return None;
+    }
+    let authority = request.uri().authority().map(|a| a.as_str());
+    match (host_header, authority) {
+        (Some(value), Some(authority)) => {
+            let host = value.to_str().ok()?;
+            match (normalize_host(host), normalize_host(authority)) {
+                (Ok(from_header), Ok(from_uri)) if from_header == from_uri => Some(host.to_owned()),
+                _ => None,
+            }
+        }
+        (Some(value), None) => value.to_str().ok().map(str::to_owned),
+        (None, Some(authority)) => Some(authority.to_owned()),
+        (None, None) => None,
+    }
 }
 
 fn forwarded_host(headers: &HeaderMap) -> Option<String> {
@@ -202,7 +223,7 @@ fn forwarded_host(headers: &HeaderMap) -> Option<String> {
 }
 
 /// Chooses the locale: the `lang` cookie, then `Accept-Language`, then German.
-fn choose_locale(headers: &HeaderMap) -> Locale {
+pub(crate) fn choose_locale(headers: &HeaderMap) -> Locale {
     sessions::read_cookie(headers, "lang")
         .and_then(|code| Locale::parse(&code))
         .or_else(|| {

@@ -2,9 +2,11 @@
 //! graceful shutdown.
 
 pub mod app;
+pub mod audit_retention;
 pub mod cli;
 pub mod csrf;
 pub mod demo;
+pub mod error_pages;
 pub mod host_layer;
 pub mod pages;
 pub mod settings;

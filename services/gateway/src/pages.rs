@@ -60,12 +60,27 @@ fn render(status: StatusCode, name: &str, context: minijinja::Value) -> Response
     }
 }
 
-async fn landing() -> Response {
-    render(StatusCode::OK, "landing.html", minijinja::context! {})
+/// Renders a page with the finder form, under the Content-Security-Policy that lets the form
+/// redirect to a tenant host.
+fn finder_page(status: StatusCode, name: &str, context: minijinja::Value) -> Response {
+    let mut response = render(status, name, context);
+    response.headers_mut().insert(
+        header::CONTENT_SECURITY_POLICY,
+        HeaderValue::from_static(crate::stack::FINDER_CSP),
+    );
+    response
+}
+
+async fn landing(State(state): State<AppState>) -> Response {
+    finder_page(
+        StatusCode::OK,
+        "landing.html",
+        minijinja::context! { server => state.urls.base_domain },
+    )
 }
 
 async fn unknown_host() -> Response {
-    render(
+    finder_page(
         StatusCode::NOT_FOUND,
         "unknown_host.html",
         minijinja::context! {},
@@ -95,10 +110,14 @@ async fn find_access_link(
 ) -> Response {
     let input = query.customer_number.chars().take(40).collect::<String>();
     let Ok(number) = input.parse::<CustomerNumber>() else {
-        return render(
+        return finder_page(
             StatusCode::BAD_REQUEST,
             "landing.html",
-            minijinja::context! { customer_number => input, error => "finder.invalid" },
+            minijinja::context! {
+                customer_number => input,
+                error => "finder.invalid",
+                server => state.urls.base_domain,
+            },
         );
     };
     match unscoped_find_by_customer_number(&state.db, number.get()).await {
@@ -106,10 +125,14 @@ async fn find_access_link(
             let tenant = context_of(&row, &state.urls);
             Redirect::to(&format!("{}/", state.urls.host_url(&tenant.primary_host))).into_response()
         }
-        Ok(None) => render(
+        Ok(None) => finder_page(
             StatusCode::NOT_FOUND,
             "landing.html",
-            minijinja::context! { customer_number => input, error => "finder.not_found" },
+            minijinja::context! {
+                customer_number => input,
+                error => "finder.not_found",
+                server => state.urls.base_domain,
+            },
         ),
         Err(error) => {
             tracing::error!(%error, "customer number lookup failed");
@@ -128,7 +151,10 @@ async fn switch_language(Path(code): Path<String>, headers: HeaderMap) -> Respon
         .and_then(|value| value.to_str().ok())
         .and_then(|referer| url::Url::parse(referer).ok())
         .map(|url| url.path().to_owned())
-        .filter(|path| path.starts_with('/') && !path.starts_with("//"))
+        // Browsers read "//host" and "/\host" as a link to another host, so neither may lead the
+        // path. URL parsing turns a backslash into '/' for http and https but keeps it in other
+        // schemes.
+        .filter(|path| path.starts_with('/') && !path.starts_with("//") && !path.contains('\\'))
         .unwrap_or_else(|| "/".to_owned());
     let cookie = format!(
         "lang={}; Path=/; Max-Age=31536000; SameSite=Lax",

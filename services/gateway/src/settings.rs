@@ -95,7 +95,7 @@ pub struct Settings {
     #[arg(long, env = "MEP24WEB_SMTP_URL_FILE", global = true)]
     pub smtp_url_file: Option<PathBuf>,
 
-    /// Timeout of each SMTP step, in seconds.
+    /// Time limit for connecting to the SMTP server and for delivering one mail, in seconds.
     #[arg(
         long,
         env = "MEP24WEB_SMTP_TIMEOUT_SECONDS",

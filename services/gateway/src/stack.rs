@@ -1,5 +1,6 @@
-//! The tower stack every request passes, outermost first: request id, trace span, catch-panic,
-//! timeout, body limit, security headers, compression.
+//! The tower stack every request passes, outermost first: request id, trace span, localized
+//! pages for bare error responses, catch-panic, timeout, body limit, security headers,
+//! compression.
 
 use std::time::Duration;
 
@@ -14,6 +15,7 @@ use tower_http::timeout::TimeoutLayer;
 use tower_http::trace::{DefaultOnResponse, TraceLayer};
 use tracing::Level;
 
+use crate::error_pages;
 use crate::settings::Settings;
 
 /// Largest accepted request body. The CSV import's confirm step posts the uploaded file again,
@@ -25,6 +27,13 @@ const REQUEST_ID: HeaderName = HeaderName::from_static("x-request-id");
 /// Content-Security-Policy: no inline script, no framing, forms only to this host.
 const CSP: &str = "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; \
                    frame-ancestors 'none'; form-action 'self'; base-uri 'none'; object-src 'none'";
+
+/// Content-Security-Policy of the pages that carry only the "Zugangslink finden" form. The form
+/// redirects to the tenant's host, and browsers apply `form-action` to that redirect too, so it
+/// is left out there. These pages hold no user data a forged form could send elsewhere.
+pub const FINDER_CSP: &str = "default-src 'self'; script-src 'self'; style-src 'self'; \
+                              img-src 'self' data:; frame-ancestors 'none'; base-uri 'none'; \
+                              object-src 'none'";
 
 /// Wraps the router in the documented stack.
 pub fn wrap(router: Router, settings: &Settings) -> Router {
@@ -63,6 +72,7 @@ pub fn wrap(router: Router, settings: &Settings) -> Router {
             Duration::from_secs(settings.request_timeout_seconds.max(1)),
         ))
         .layer(CatchPanicLayer::new())
+        .layer(axum::middleware::from_fn(error_pages::localize_bare_errors))
         .layer(PropagateRequestIdLayer::new(REQUEST_ID))
         .layer(
             TraceLayer::new_for_http()
@@ -72,15 +82,11 @@ pub fn wrap(router: Router, settings: &Settings) -> Router {
                         .get(&REQUEST_ID)
                         .and_then(|value| value.to_str().ok())
                         .unwrap_or("-");
-                    let host = request
-                        .headers()
-                        .get(header::HOST)
-                        .and_then(|value| value.to_str().ok())
-                        .unwrap_or("-");
+                    // The host layer records the normalized host once it is known to be valid.
                     tracing::info_span!(
                         "request",
                         method = %request.method(),
-                        host = %host.chars().take(100).collect::<String>(),
+                        host = tracing::field::Empty,
                         path = %redact_path(request.uri().path()),
                         request_id = %request_id,
                     )

@@ -1,9 +1,9 @@
 //! The client's IP address, as the login attempt limits count it.
 //!
 //! The gateway stores a [`ClientIp`] in every request's extensions. It is the socket peer, unless
-//! the peer is one of the configured trusted proxies: then it is the rightmost address in
-//! `X-Forwarded-For` that is not a trusted proxy, because every address left of it may have been
-//! written by the client itself.
+//! the peer is one of the configured trusted proxies. Then it is the rightmost address in
+//! `X-Forwarded-For` that is not a trusted proxy, because the client itself may have written
+//! every address left of it.
 
 use std::net::{IpAddr, Ipv4Addr, SocketAddr};
 

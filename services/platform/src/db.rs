@@ -72,13 +72,31 @@ pub async fn grant_application_role(owner: &DatabaseConnection, role: &str) -> R
     Ok(())
 }
 
+/// A write that changes nothing, so on SQLite it only takes the database write lock.
+const SQLITE_WRITE_LOCK: &str = "UPDATE platform_state SET value = value WHERE 0";
+
+/// Takes the SQLite write lock as the first statement of a transaction, as `BEGIN IMMEDIATE`
+/// would (sea-orm 1.1 always sends a plain `BEGIN`). A transaction that reads first and writes
+/// later fails at its first write with "database is locked" whenever another connection is
+/// writing at that moment, because SQLite does not wait for the lock once a transaction has
+/// read. Taking the lock up front waits for it instead, up to the connection's busy timeout.
+/// Other backends are left alone.
+async fn take_sqlite_write_lock(txn: &DatabaseTransaction) -> Result<(), DbErr> {
+    if txn.get_database_backend() == DatabaseBackend::Sqlite {
+        txn.execute_unprepared(SQLITE_WRITE_LOCK).await?;
+    }
+    Ok(())
+}
+
 /// Begins a transaction for one tenant's rows. On PostgreSQL it sets `mep24web.tenant_id` for
-/// the transaction, so row-level security shows and accepts only this tenant's rows.
+/// the transaction, so row-level security shows and accepts only this tenant's rows. On SQLite
+/// it takes the write lock first (see [`Db`]).
 pub async fn begin_tenant<C: TransactionTrait>(
     db: &C,
     tenant_id: TenantId,
 ) -> Result<DatabaseTransaction, DbErr> {
     let txn = db.begin().await?;
+    take_sqlite_write_lock(&txn).await?;
     if txn.get_database_backend() == DatabaseBackend::Postgres {
         txn.execute(Statement::from_sql_and_values(
             DatabaseBackend::Postgres,
@@ -92,9 +110,11 @@ pub async fn begin_tenant<C: TransactionTrait>(
 
 /// Begins a transaction that may read and write every tenant's rows, for the few places that
 /// must cross tenants (outbox worker, app-token lookup, custom domains, operator tools). Callers
-/// are named `unscoped_*` so they can be found and reviewed.
+/// are named `unscoped_*` so they can be found and reviewed. On SQLite it takes the write lock
+/// first (see [`Db`]).
 pub async fn begin_unscoped<C: TransactionTrait>(db: &C) -> Result<DatabaseTransaction, DbErr> {
     let txn = db.begin().await?;
+    take_sqlite_write_lock(&txn).await?;
     if txn.get_database_backend() == DatabaseBackend::Postgres {
         txn.execute_unprepared("SELECT set_config('mep24web.unscoped', 'on', true)")
             .await?;
@@ -102,9 +122,60 @@ pub async fn begin_unscoped<C: TransactionTrait>(db: &C) -> Result<DatabaseTrans
     Ok(txn)
 }
 
+/// Serializes the transactions of one tenant that check stored rows and then write based on
+/// what they read, such as "is this branch name free?" before the insert. Call it as the first
+/// statement of the transaction, before the reads it protects.
+///
+/// On PostgreSQL it takes the transaction-level advisory lock whose key is the tenant id, which
+/// is released when the top-level transaction ends, so inside a request scope it is held until
+/// the request's commit and a second caller then reads the first one's rows. Other advisory
+/// locks of the application must use the two-key form, so they cannot collide with it. SQLite
+/// allows one writer at a time, and the transactions begun through this module already hold
+/// the write lock, which this takes again for a transaction begun elsewhere. Other tenants are
+/// not blocked on PostgreSQL. On SQLite they wait for the lock like any writer.
+pub async fn lock_tenant<C: ConnectionTrait>(txn: &C, tenant_id: TenantId) -> Result<(), DbErr> {
+    match txn.get_database_backend() {
+        DatabaseBackend::Postgres => {
+            txn.execute(Statement::from_sql_and_values(
+                DatabaseBackend::Postgres,
+                "SELECT pg_advisory_xact_lock($1)",
+                [tenant_id.get().into()],
+            ))
+            .await?;
+        }
+        DatabaseBackend::Sqlite => {
+            txn.execute_unprepared(SQLITE_WRITE_LOCK).await?;
+        }
+        DatabaseBackend::MySql => {
+            return Err(DbErr::Custom(
+                "tenant locks exist for PostgreSQL and SQLite only".to_owned(),
+            ));
+        }
+    }
+    Ok(())
+}
+
+/// The database scope of one request: its tenant, and the transaction that its first statement
+/// opens. Opening it lazily means that a request waiting for its body or for the password hasher
+/// holds no pooled connection yet, so slow clients of one tenant cannot take every connection.
+struct RequestScope {
+    tenant_id: TenantId,
+    pool: DatabaseConnection,
+    transaction: tokio::sync::OnceCell<DatabaseTransaction>,
+}
+
+impl RequestScope {
+    /// Returns the request's transaction, beginning it on first use.
+    async fn transaction(&self) -> Result<&DatabaseTransaction, DbErr> {
+        self.transaction
+            .get_or_try_init(|| begin_tenant(&self.pool, self.tenant_id))
+            .await
+    }
+}
+
 tokio::task_local! {
-    /// The transaction of the request being handled, bound to its tenant (PostgreSQL only).
-    static REQUEST_TRANSACTION: Arc<DatabaseTransaction>;
+    /// The database scope of the request being handled (PostgreSQL only).
+    static REQUEST_SCOPE: Arc<RequestScope>;
 }
 
 /// The database handle of the application state.
@@ -113,7 +184,8 @@ tokio::task_local! {
 /// extractors alike, runs in one transaction that sets the tenant for row-level security, and
 /// `begin` opens a savepoint in it. Outside such a scope statements go to the pool, where on
 /// PostgreSQL they see no tenant-owned rows unless they run in [`begin_unscoped`]. On SQLite the
-/// scope is a no-op and every statement goes to the pool.
+/// scope is a no-op, every statement goes to the pool, and every transaction begun through this
+/// handle takes the database write lock first, like `BEGIN IMMEDIATE`.
 #[derive(Clone, Debug)]
 pub struct Db {
     pool: DatabaseConnection,
@@ -129,29 +201,46 @@ impl Db {
         &self.pool
     }
 
-    fn request_transaction() -> Option<Arc<DatabaseTransaction>> {
-        REQUEST_TRANSACTION.try_with(Arc::clone).ok()
+    fn request_scope() -> Option<Arc<RequestScope>> {
+        REQUEST_SCOPE.try_with(Arc::clone).ok()
     }
 
     /// Runs `work` with every statement of this task inside one transaction bound to the tenant,
-    /// then commits it. Statements of a failed request are committed too, as they would be with
-    /// one transaction per statement (for example a counted failed login).
+    /// then commits it. The transaction begins with the first statement, so work that issues
+    /// none takes no connection.
+    ///
+    /// Each statement issued through this handle that changes rows runs in a savepoint of its
+    /// own, so a failed one, such as a unique violation the caller handles, leaves the
+    /// transaction usable, and the other statements of a failed request are committed as they
+    /// would be with one transaction per statement (for example a counted failed login).
+    ///
+    /// A scope for another tenant inside this one runs in a transaction of its own for that
+    /// tenant and commits at its end, for example an app login that names its tenant while the
+    /// request carries a token of another. A scope for the same tenant joins the outer one.
     pub async fn scope_tenant<F: Future>(
         &self,
         tenant_id: TenantId,
         work: F,
     ) -> Result<F::Output, DbErr> {
         if self.pool.get_database_backend() != DatabaseBackend::Postgres
-            || Self::request_transaction().is_some()
+            || Self::request_scope().is_some_and(|outer| outer.tenant_id == tenant_id)
         {
             return Ok(work.await);
         }
-        let txn = Arc::new(begin_tenant(&self.pool, tenant_id).await?);
-        let output = REQUEST_TRANSACTION.scope(Arc::clone(&txn), work).await;
-        match Arc::try_unwrap(txn) {
-            Ok(txn) => txn.commit().await?,
+        let scope = Arc::new(RequestScope {
+            tenant_id,
+            pool: self.pool.clone(),
+            transaction: tokio::sync::OnceCell::new(),
+        });
+        let output = REQUEST_SCOPE.scope(Arc::clone(&scope), work).await;
+        match Arc::try_unwrap(scope) {
+            Ok(scope) => {
+                if let Some(txn) = scope.transaction.into_inner() {
+                    txn.commit().await?;
+                }
+            }
             Err(_) => {
-                // Only code that kept the transaction beyond the request can hold a second
+                // Only code that kept the scope beyond the request can hold a second
                 // reference. Dropping it rolls back, so report the failure instead of guessing.
                 return Err(DbErr::Custom(
                     "the request transaction was still in use after the request".to_owned(),
@@ -162,6 +251,37 @@ impl Db {
     }
 }
 
+/// Returns true for SQL that changes rows, which [`Db`] runs in a savepoint inside a request
+/// transaction. It looks at the first keyword only, which fits the statements sea-orm builds.
+fn changes_rows(sql: &str) -> bool {
+    let keyword = sql
+        .trim_start()
+        .split(|c: char| !c.is_ascii_alphabetic())
+        .next()
+        .unwrap_or_default();
+    ["INSERT", "UPDATE", "DELETE"]
+        .iter()
+        .any(|write| keyword.eq_ignore_ascii_case(write))
+}
+
+/// Ends the savepoint of one statement: released after success, rolled back after a failure,
+/// which is then returned.
+async fn end_savepoint<T>(
+    savepoint: DatabaseTransaction,
+    result: Result<T, DbErr>,
+) -> Result<T, DbErr> {
+    match result {
+        Ok(value) => {
+            savepoint.commit().await?;
+            Ok(value)
+        }
+        Err(error) => {
+            savepoint.rollback().await?;
+            Err(error)
+        }
+    }
+}
+
 #[async_trait::async_trait]
 impl ConnectionTrait for Db {
     fn get_database_backend(&self) -> DatabaseBackend {
@@ -169,31 +289,55 @@ impl ConnectionTrait for Db {
     }
 
     async fn execute(&self, stmt: Statement) -> Result<ExecResult, DbErr> {
-        match Self::request_transaction() {
-            Some(txn) => txn.execute(stmt).await,
-            None => self.pool.execute(stmt).await,
+        let Some(scope) = Self::request_scope() else {
+            return self.pool.execute(stmt).await;
+        };
+        let txn = scope.transaction().await?;
+        if !changes_rows(&stmt.sql) {
+            return txn.execute(stmt).await;
         }
+        let savepoint = txn.begin().await?;
+        let result = savepoint.execute(stmt).await;
+        end_savepoint(savepoint, result).await
     }
 
     async fn execute_unprepared(&self, sql: &str) -> Result<ExecResult, DbErr> {
-        match Self::request_transaction() {
-            Some(txn) => txn.execute_unprepared(sql).await,
-            None => self.pool.execute_unprepared(sql).await,
+        let Some(scope) = Self::request_scope() else {
+            return self.pool.execute_unprepared(sql).await;
+        };
+        let txn = scope.transaction().await?;
+        if !changes_rows(sql) {
+            return txn.execute_unprepared(sql).await;
         }
+        let savepoint = txn.begin().await?;
+        let result = savepoint.execute_unprepared(sql).await;
+        end_savepoint(savepoint, result).await
     }
 
     async fn query_one(&self, stmt: Statement) -> Result<Option<QueryResult>, DbErr> {
-        match Self::request_transaction() {
-            Some(txn) => txn.query_one(stmt).await,
-            None => self.pool.query_one(stmt).await,
+        let Some(scope) = Self::request_scope() else {
+            return self.pool.query_one(stmt).await;
+        };
+        let txn = scope.transaction().await?;
+        if !changes_rows(&stmt.sql) {
+            return txn.query_one(stmt).await;
         }
+        let savepoint = txn.begin().await?;
+        let result = savepoint.query_one(stmt).await;
+        end_savepoint(savepoint, result).await
     }
 
     async fn query_all(&self, stmt: Statement) -> Result<Vec<QueryResult>, DbErr> {
-        match Self::request_transaction() {
-            Some(txn) => txn.query_all(stmt).await,
-            None => self.pool.query_all(stmt).await,
+        let Some(scope) = Self::request_scope() else {
+            return self.pool.query_all(stmt).await;
+        };
+        let txn = scope.transaction().await?;
+        if !changes_rows(&stmt.sql) {
+            return txn.query_all(stmt).await;
         }
+        let savepoint = txn.begin().await?;
+        let result = savepoint.query_all(stmt).await;
+        end_savepoint(savepoint, result).await
     }
 
     fn support_returning(&self) -> bool {
@@ -204,9 +348,13 @@ impl ConnectionTrait for Db {
 #[async_trait::async_trait]
 impl TransactionTrait for Db {
     async fn begin(&self) -> Result<DatabaseTransaction, DbErr> {
-        match Self::request_transaction() {
-            Some(txn) => txn.begin().await,
-            None => self.pool.begin().await,
+        match Self::request_scope() {
+            Some(scope) => scope.transaction().await?.begin().await,
+            None => {
+                let txn = self.pool.begin().await?;
+                take_sqlite_write_lock(&txn).await?;
+                Ok(txn)
+            }
         }
     }
 
@@ -215,12 +363,21 @@ impl TransactionTrait for Db {
         isolation_level: Option<IsolationLevel>,
         access_mode: Option<AccessMode>,
     ) -> Result<DatabaseTransaction, DbErr> {
-        match Self::request_transaction() {
-            Some(txn) => txn.begin_with_config(isolation_level, access_mode).await,
-            None => {
-                self.pool
+        match Self::request_scope() {
+            Some(scope) => {
+                scope
+                    .transaction()
+                    .await?
                     .begin_with_config(isolation_level, access_mode)
                     .await
+            }
+            None => {
+                let txn = self
+                    .pool
+                    .begin_with_config(isolation_level, access_mode)
+                    .await?;
+                take_sqlite_write_lock(&txn).await?;
+                Ok(txn)
             }
         }
     }
@@ -234,10 +391,8 @@ impl TransactionTrait for Db {
         T: Send,
         E: std::fmt::Display + std::fmt::Debug + Send,
     {
-        match Self::request_transaction() {
-            Some(txn) => txn.transaction(callback).await,
-            None => self.pool.transaction(callback).await,
-        }
+        let txn = self.begin().await.map_err(TransactionError::Connection)?;
+        run_transaction(txn, callback).await
     }
 
     async fn transaction_with_config<F, T, E>(
@@ -254,16 +409,36 @@ impl TransactionTrait for Db {
         T: Send,
         E: std::fmt::Display + std::fmt::Debug + Send,
     {
-        match Self::request_transaction() {
-            Some(txn) => {
-                txn.transaction_with_config(callback, isolation_level, access_mode)
-                    .await
-            }
-            None => {
-                self.pool
-                    .transaction_with_config(callback, isolation_level, access_mode)
-                    .await
-            }
+        let txn = self
+            .begin_with_config(isolation_level, access_mode)
+            .await
+            .map_err(TransactionError::Connection)?;
+        run_transaction(txn, callback).await
+    }
+}
+
+/// Runs `callback` in `txn`, then commits after success and rolls back after a failure, as
+/// sea-orm's own `transaction` does, for transactions begun through [`Db`].
+async fn run_transaction<F, T, E>(
+    txn: DatabaseTransaction,
+    callback: F,
+) -> Result<T, TransactionError<E>>
+where
+    F: for<'c> FnOnce(
+            &'c DatabaseTransaction,
+        ) -> Pin<Box<dyn Future<Output = Result<T, E>> + Send + 'c>>
+        + Send,
+    T: Send,
+    E: std::fmt::Display + std::fmt::Debug + Send,
+{
+    match callback(&txn).await {
+        Ok(value) => {
+            txn.commit().await.map_err(TransactionError::Connection)?;
+            Ok(value)
+        }
+        Err(error) => {
+            txn.rollback().await.map_err(TransactionError::Connection)?;
+            Err(TransactionError::Transaction(error))
         }
     }
 }
@@ -326,4 +501,29 @@ pub fn is_unique_violation(error: &DbErr) -> bool {
         error.sql_err(),
         Some(sea_orm::SqlErr::UniqueConstraintViolation(_))
     )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn changes_rows_reads_first_keyword() {
+        for sql in [
+            "INSERT INTO \"accounts\" (\"id\") VALUES ($1) RETURNING \"id\"",
+            "  update accounts SET active = false",
+            "DELETE FROM sessions WHERE id = 1",
+        ] {
+            assert!(changes_rows(sql), "{sql}");
+        }
+        for sql in [
+            "SELECT \"id\" FROM accounts",
+            "SELECT pg_advisory_xact_lock($1)",
+            "SELECT set_config('mep24web.tenant_id', $1, true)",
+            "",
+            "INSERTED",
+        ] {
+            assert!(!changes_rows(sql), "{sql}");
+        }
+    }
 }

@@ -58,6 +58,12 @@ impl IntoResponse for Error {
             Self::NotFound => (StatusCode::NOT_FOUND, "errors.not_found"),
             Self::Forbidden => (StatusCode::FORBIDDEN, "errors.forbidden"),
             Self::BadRequest(key) => (StatusCode::BAD_REQUEST, *key),
+            // Every pooled connection stayed busy for the acquire timeout: the service is
+            // overloaded rather than broken, and the request may succeed when repeated.
+            Self::Internal(error) if is_pool_timeout(error) => {
+                tracing::error!(error = format!("{error:#}"), "request failed");
+                (StatusCode::SERVICE_UNAVAILABLE, "errors.unavailable")
+            }
             Self::Internal(error) => {
                 tracing::error!(error = format!("{error:#}"), "request failed");
                 (StatusCode::INTERNAL_SERVER_ERROR, "errors.internal")
@@ -65,6 +71,16 @@ impl IntoResponse for Error {
         };
         error_page(status, key)
     }
+}
+
+/// Returns true when the error is a database pool that had no free connection in time.
+fn is_pool_timeout(error: &anyhow::Error) -> bool {
+    matches!(
+        error.downcast_ref::<sea_orm::DbErr>(),
+        Some(sea_orm::DbErr::ConnectionAcquire(
+            sea_orm::error::ConnAcquireErr::Timeout
+        ))
+    )
 }
 
 /// Renders the error page for a status and a locale key of its message.

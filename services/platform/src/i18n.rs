@@ -74,7 +74,7 @@ struct Catalog {
 }
 
 /// Locale files per area, so each area's texts live in their own file.
-const AREAS: [&str; 10] = [
+const AREAS: [&str; 11] = [
     "common",
     "portal",
     "masterdata",
@@ -85,6 +85,7 @@ const AREAS: [&str; 10] = [
     "app_api",
     "login_security",
     "totp",
+    "audit",
 ];
 
 macro_rules! locale_files {
@@ -100,6 +101,7 @@ macro_rules! locale_files {
             include_str!(concat!("../locales/", $lang, "/app_api.toml")),
             include_str!(concat!("../locales/", $lang, "/login_security.toml")),
             include_str!(concat!("../locales/", $lang, "/totp.toml")),
+            include_str!(concat!("../locales/", $lang, "/audit.toml")),
         ]
     };
 }

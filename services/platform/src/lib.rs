@@ -2,6 +2,7 @@
 //! the tenant context, errors, locales and templates, passwords, tokens, sessions, login and the
 //! mail outbox.
 
+pub mod audit;
 pub mod client_ip;
 pub mod common_passwords;
 pub mod db;

@@ -11,7 +11,7 @@ use sea_orm::{ColumnTrait, ConnectionTrait, DbErr, QueryFilter};
 use secrecy::SecretString;
 
 use crate::db::Scoped;
-use crate::passwords::{MAX_PASSWORD_BYTES, PasswordHasher};
+use crate::passwords::PasswordHasher;
 use crate::sessions::may_sign_in;
 use crate::tenant::TenantContext;
 use crate::{totp, username};
@@ -63,7 +63,6 @@ pub async fn authenticate<C: ConnectionTrait>(
     let fail = |reason| Ok(Err(LoginFailure { reason }));
     let scope = Scoped::new(conn, tenant.id);
     let key = username::key_of(username_input);
-    let too_long = secrecy::ExposeSecret::expose_secret(password).len() > MAX_PASSWORD_BYTES;
     let account = if key.is_empty() || key.len() > 256 || tenant.suspended {
         None
     } else {
@@ -77,18 +76,8 @@ pub async fn authenticate<C: ConnectionTrait>(
         hasher.verify(password, None).await;
         return fail(FailureReason::UnknownUser);
     };
-    let now = Utc::now();
-    let locked = account.locked_until.is_some_and(|until| until > now);
-    let verified = !too_long
-        && hasher
-            .verify(password, account.password_hash.as_deref())
-            .await;
-    if locked {
-        return fail(FailureReason::Locked);
-    }
-    if !verified {
-        record_failure(conn, tenant, &account).await?;
-        return fail(FailureReason::WrongPassword);
+    if let Err(reason) = check_password(conn, hasher, tenant, &account, password).await? {
+        return fail(reason);
     }
     if !may_sign_in(conn, tenant, &account).await? {
         return fail(FailureReason::Inactive);
@@ -98,6 +87,45 @@ pub async fn authenticate<C: ConnectionTrait>(
     }
     record_success(conn, tenant, account.id).await?;
     Ok(Ok(account))
+}
+
+/// Checks the password of a known account under the tenant's lockout: a locked account fails
+/// whatever the password, a wrong password counts as a failed attempt, and an overlong one fails
+/// like a wrong one. Every path costs one hash verification.
+///
+/// The lockout is read again after the verification, because parallel requests with wrong
+/// passwords may have locked the account while this one waited for the hasher. Without that
+/// check a burst of guesses would all be judged by the state before the first one failed.
+pub async fn check_password<C: ConnectionTrait>(
+    conn: &C,
+    hasher: &PasswordHasher,
+    tenant: &TenantContext,
+    account: &account::Model,
+    password: &SecretString,
+) -> Result<Result<(), FailureReason>, DbErr> {
+    let locked_before = is_locked(account);
+    let verified = hasher
+        .verify(password, account.password_hash.as_deref())
+        .await;
+    if locked_before {
+        return Ok(Err(FailureReason::Locked));
+    }
+    if !verified {
+        record_failure(conn, tenant, account).await?;
+        return Ok(Err(FailureReason::WrongPassword));
+    }
+    let current = Scoped::new(conn, tenant.id)
+        .find_by_id::<account::Entity>(account.id)
+        .await?;
+    if current.as_ref().is_none_or(is_locked) {
+        return Ok(Err(FailureReason::Locked));
+    }
+    Ok(Ok(()))
+}
+
+/// Returns true while the account's lockout lasts.
+fn is_locked(account: &account::Model) -> bool {
+    account.locked_until.is_some_and(|until| until > Utc::now())
 }
 
 /// Completes a login: clears the failure counter and the lockout and records the login time.

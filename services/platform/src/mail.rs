@@ -109,22 +109,34 @@ fn pending_row(tenant_id: TenantId, mail: OutgoingMail, now: DateTime<Utc>) -> o
     }
 }
 
-/// Destination of outgoing mail: an SMTP server or a folder of `.eml` files.
+/// Destination of outgoing mail: an SMTP server, with the time limit for delivering one mail, or
+/// a folder of `.eml` files.
 #[derive(Clone)]
 pub enum Transport {
-    Smtp(AsyncSmtpTransport<Tokio1Executor>),
+    Smtp(AsyncSmtpTransport<Tokio1Executor>, StdDuration),
     Files(AsyncFileTransport<Tokio1Executor>, PathBuf),
+}
+
+/// Error of a delivery that took longer than the SMTP time limit.
+#[derive(Debug, thiserror::Error)]
+#[error("the SMTP server did not finish the delivery within {seconds} s")]
+pub struct DeliveryTimedOut {
+    pub seconds: u64,
 }
 
 impl Transport {
     /// Builds an SMTP transport from a URL such as `smtp://host:25`,
-    /// `smtp://user:pass@host:587?tls=required` or `smtps://host:465`, with a timeout on every
-    /// SMTP step.
+    /// `smtp://user:pass@host:587?tls=required` or `smtps://host:465`. Connecting, and the whole
+    /// delivery of one mail, may each take at most `timeout`.
+    ///
+    /// lettre 0.11 applies its timeout only to connecting, so a server that accepts the
+    /// connection and then never replies would block the worker forever. [`Self::send`]
+    /// therefore bounds the whole delivery itself.
     pub fn smtp(url: &str, timeout: StdDuration) -> anyhow::Result<Self> {
         let transport = AsyncSmtpTransport::<Tokio1Executor>::from_url(url)?
             .timeout(Some(timeout))
             .build();
-        Ok(Self::Smtp(transport))
+        Ok(Self::Smtp(transport, timeout))
     }
 
     /// Builds a transport that writes each mail as an `.eml` file into a folder.
@@ -135,15 +147,25 @@ impl Transport {
 
     pub fn describe(&self) -> String {
         match self {
-            Self::Smtp(_) => "smtp".to_owned(),
+            Self::Smtp(..) => "smtp".to_owned(),
             Self::Files(_, folder) => format!("files in {}", folder.display()),
         }
     }
 
     async fn send(&self, message: Message) -> anyhow::Result<()> {
         match self {
-            Self::Smtp(transport) => {
-                transport.send(message).await?;
+            Self::Smtp(transport, limit) => {
+                match tokio::time::timeout(*limit, transport.send(message)).await {
+                    Ok(sent) => {
+                        sent?;
+                    }
+                    Err(_) => {
+                        return Err(DeliveryTimedOut {
+                            seconds: limit.as_secs(),
+                        }
+                        .into());
+                    }
+                }
             }
             Self::Files(transport, _) => {
                 transport.send(message).await?;
@@ -167,7 +189,14 @@ impl OutboxWorker {
     pub async fn run(self, mut shutdown: watch::Receiver<bool>) {
         tracing::info!(transport = %self.transport.describe(), "outbox worker started");
         loop {
-            match self.send_due().await {
+            // A round waits for the mail server, so shutdown interrupts it. A mail whose delivery
+            // is cut off stays pending and claimed, and is sent again once the claim expires, so
+            // it may arrive twice but is never lost.
+            let round = tokio::select! {
+                round = self.send_due() => round,
+                _ = shutdown.changed() => break,
+            };
+            match round {
                 Ok(0) => {}
                 Ok(sent) => tracing::debug!(sent, "outbox round finished"),
                 Err(error) => tracing::error!(error = format!("{error:#}"), "outbox round failed"),
@@ -207,8 +236,12 @@ impl OutboxWorker {
             if !self.claim(&row).await? {
                 continue;
             }
-            if self.deliver(row).await? {
-                sent += 1;
+            match self.deliver(row).await? {
+                Delivery::Sent => sent += 1,
+                Delivery::Failed => {}
+                // Every further mail would wait just as long for the silent server. They stay
+                // due and are tried in the next round.
+                Delivery::TimedOut => break,
             }
         }
         Ok(sent)
@@ -237,7 +270,7 @@ impl OutboxWorker {
         Ok(result.rows_affected == 1)
     }
 
-    async fn deliver(&self, row: outbox::Model) -> Result<bool, DbErr> {
+    async fn deliver(&self, row: outbox::Model) -> Result<Delivery, DbErr> {
         let outcome = match build_message(&self.from, &row) {
             Ok(message) => self.transport.send(message).await,
             Err(error) => Err(error),
@@ -260,11 +293,14 @@ impl OutboxWorker {
                     recipient_domain = domain_of(&row.recipient),
                     "mail sent"
                 );
-                true
+                Delivery::Sent
             }
             Err(error) => {
                 let attempts = row.attempts + 1;
-                let message = format!("{error:#}");
+                let timed_out = error.is::<DeliveryTimedOut>();
+                // Servers repeat the recipient in their replies, as in "550 <anna@example.com>:
+                // user unknown", and the text goes to the log and the outbox row.
+                let message = redact_addresses(&format!("{error:#}"));
                 if attempts >= MAX_ATTEMPTS {
                     update.status = Set("dead".to_owned());
                     tracing::error!(outbox_id = row.id, tenant_id = row.tenant_id, attempts, error = %message, "mail given up after the last attempt");
@@ -273,7 +309,11 @@ impl OutboxWorker {
                     tracing::warn!(outbox_id = row.id, tenant_id = row.tenant_id, attempts, error = %message, "mail delivery failed, will retry");
                 }
                 update.last_error = Set(Some(message.chars().take(2000).collect()));
-                false
+                if timed_out {
+                    Delivery::TimedOut
+                } else {
+                    Delivery::Failed
+                }
             }
         };
         let txn = crate::db::begin_unscoped(&self.db).await?;
@@ -281,6 +321,42 @@ impl OutboxWorker {
         txn.commit().await?;
         Ok(delivered)
     }
+}
+
+/// Outcome of one delivery attempt.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Delivery {
+    Sent,
+    Failed,
+    /// The mail server did not finish within the time limit.
+    TimedOut,
+}
+
+/// Replaces the local part of every email address in `text` with `***`, keeping the domain.
+fn redact_addresses(text: &str) -> String {
+    let in_address = |c: char| {
+        !c.is_whitespace()
+            && !matches!(
+                c,
+                '<' | '>' | '"' | '\'' | '(' | ')' | ',' | ';' | ':' | '[' | ']' | '@'
+            )
+    };
+    let mut redacted = String::with_capacity(text.len());
+    let mut run = String::new();
+    for c in text.chars() {
+        if c == '@' && !run.is_empty() {
+            redacted.push_str("***@");
+            run.clear();
+        } else if in_address(c) {
+            run.push(c);
+        } else {
+            redacted.push_str(&run);
+            run.clear();
+            redacted.push(c);
+        }
+    }
+    redacted.push_str(&run);
+    redacted
 }
 
 /// Returns the wait before the next attempt: 10 s doubled per attempt, at most one hour.
@@ -319,6 +395,22 @@ mod tests {
         assert_eq!(backoff(2), Duration::seconds(20));
         assert_eq!(backoff(5), Duration::seconds(160));
         assert_eq!(backoff(12), Duration::seconds(3600));
+    }
+
+    #[test]
+    fn redact_addresses_keeps_only_domains() {
+        assert_eq!(
+            redact_addresses(
+                "permanent error (550): 5.1.1 <anna.schmidt@apotheke.de>: Recipient address rejected"
+            ),
+            "permanent error (550): 5.1.1 <***@apotheke.de>: Recipient address rejected"
+        );
+        assert_eq!(
+            redact_addresses("from a@b.de to \"c.d+x@e.de\", user@"),
+            "from ***@b.de to \"***@e.de\", ***@"
+        );
+        assert_eq!(redact_addresses("connection refused"), "connection refused");
+        assert_eq!(redact_addresses("@ alone"), "@ alone");
     }
 
     #[test]

@@ -27,12 +27,15 @@ fn argon2() -> Argon2<'static> {
     Argon2::new(Algorithm::Argon2id, Version::V0x13, params)
 }
 
+/// Password of [`DUMMY_HASH`], verified in place of an overlong password.
+const DUMMY_PASSWORD: &str = "dummy password for timing";
+
 /// Hash verified for unknown usernames, so that a login with an unknown name costs as much time
 /// as one with a wrong password.
 static DUMMY_HASH: LazyLock<String> = LazyLock::new(|| {
     let salt = SaltString::generate(&mut rand::rngs::OsRng);
     argon2()
-        .hash_password(b"dummy password for timing", &salt)
+        .hash_password(DUMMY_PASSWORD.as_bytes(), &salt)
         .map(|hash| hash.to_string())
         .unwrap_or_default()
 });
@@ -52,8 +55,15 @@ impl PasswordHasher {
         }
     }
 
-    /// Hashes a password into a PHC string.
+    /// Hashes a password into a PHC string. A password over [`MAX_PASSWORD_BYTES`] is an error and
+    /// is never hashed; the policy check rejects it before.
     pub async fn hash(&self, password: &SecretString) -> anyhow::Result<String> {
+        let length = password.expose_secret().len();
+        if length > MAX_PASSWORD_BYTES {
+            anyhow::bail!(
+                "password is {length} bytes long, at most {MAX_PASSWORD_BYTES} bytes are hashed"
+            );
+        }
         let password = SecretString::from(password.expose_secret().to_owned());
         let _permit = self.permits.acquire().await?;
         tokio::task::spawn_blocking(move || {
@@ -68,10 +78,21 @@ impl PasswordHasher {
 
     /// Verifies a password against a stored hash; `None` (unknown user or no password yet) is
     /// verified against a dummy hash and always fails.
+    ///
+    /// A password over [`MAX_PASSWORD_BYTES`] always fails without being hashed. A dummy
+    /// verification runs in its place, so the check takes as long as for any other password
+    /// and reveals nothing about whether the account exists.
     pub async fn verify(&self, password: &SecretString, stored: Option<&str>) -> bool {
-        let known = stored.is_some();
-        let stored = stored.map_or_else(|| DUMMY_HASH.clone(), str::to_owned);
-        let password = SecretString::from(password.expose_secret().to_owned());
+        let overlong = password.expose_secret().len() > MAX_PASSWORD_BYTES;
+        let known = stored.is_some() && !overlong;
+        let (stored, password) = if overlong {
+            (DUMMY_HASH.clone(), SecretString::from(DUMMY_PASSWORD))
+        } else {
+            (
+                stored.map_or_else(|| DUMMY_HASH.clone(), str::to_owned),
+                SecretString::from(password.expose_secret().to_owned()),
+            )
+        };
         let Ok(_permit) = self.permits.acquire().await else {
             return false;
         };
@@ -154,6 +175,28 @@ mod tests {
                 .verify(&SecretString::from("falsch-falsch"), Some(&hash))
                 .await
         );
+    }
+
+    #[tokio::test]
+    async fn verify_overlong_password_always_fails() {
+        let hasher = PasswordHasher::new(1);
+        let overlong = "ü".repeat(200);
+        let salt = SaltString::generate(&mut rand::rngs::OsRng);
+        let hash = argon2()
+            .hash_password(overlong.as_bytes(), &salt)
+            .unwrap()
+            .to_string();
+        let password = SecretString::from(overlong);
+        assert!(!hasher.verify(&password, Some(&hash)).await);
+    }
+
+    #[tokio::test]
+    async fn hash_rejects_overlong_password() {
+        let hasher = PasswordHasher::new(1);
+        let overlong = SecretString::from("x".repeat(MAX_PASSWORD_BYTES + 1));
+        assert!(hasher.hash(&overlong).await.is_err());
+        let longest = SecretString::from("x".repeat(MAX_PASSWORD_BYTES));
+        assert!(hasher.hash(&longest).await.is_ok());
     }
 
     #[tokio::test]

@@ -65,8 +65,16 @@ impl Username {
 }
 
 /// Returns the comparison key of any text, valid username or not, for lookups at login.
+///
+/// Text with a control character inside returns an empty key. No username contains one, so
+/// callers skip the lookup for an empty key, and PostgreSQL would reject a NUL in the query with
+/// an error. Surrounding whitespace such as a pasted tab is trimmed first, as for every key.
 pub fn key_of(raw: &str) -> String {
-    raw.trim()
+    let trimmed = raw.trim();
+    if trimmed.contains(char::is_control) {
+        return String::new();
+    }
+    trimmed
         .nfc()
         .collect::<String>()
         .to_lowercase()
@@ -92,6 +100,13 @@ mod tests {
         let decomposed = Username::parse("Ju\u{0308}rgen").unwrap();
         let composed = Username::parse("Jürgen").unwrap();
         assert_eq!(decomposed.key(), composed.key());
+    }
+
+    #[test]
+    fn key_of_control_characters_is_empty() {
+        assert_eq!(key_of("anna\0"), "");
+        assert_eq!(key_of("an\u{1b}na"), "");
+        assert_eq!(key_of(" Anna\t"), "anna");
     }
 
     #[test]

@@ -40,10 +40,19 @@ where
         let body = Bytes::from_request(request, state)
             .await
             .map_err(|_| Error::BadRequest(BAD_FORM))?;
+        if contains_nul(&body) {
+            return Err(Error::BadRequest(BAD_FORM));
+        }
         serde_urlencoded::from_bytes(&body)
             .map(Self)
             .map_err(|_| Error::BadRequest(BAD_FORM))
     }
+}
+
+/// Returns true when a form body decodes to text with a NUL character, raw or as `%00`. No
+/// field may contain one, and PostgreSQL rejects it in any text value with an error.
+fn contains_nul(body: &[u8]) -> bool {
+    body.contains(&0) || body.windows(3).any(|window| window == b"%00")
 }
 
 /// Inline error texts by field name, in the request's locale. The first error of a field wins.
@@ -112,5 +121,17 @@ pub fn password_field(
     match problem {
         PasswordProblem::Mismatch => repeat,
         _ => password,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn contains_nul_finds_raw_and_encoded() {
+        assert!(contains_nul(b"username=anna\0&password=x"));
+        assert!(contains_nul(b"username=anna%00&password=x"));
+        assert!(!contains_nul(b"username=anna%2500&password=x%20100"));
     }
 }

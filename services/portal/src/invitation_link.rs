@@ -183,15 +183,20 @@ pub fn security_code_matches(typed: &str, expected: &str) -> bool {
     typed.as_bytes().ct_eq(expected.as_bytes()).into()
 }
 
-/// Counts one wrong security code on an unused invitation and returns the new count. The
-/// increment runs in the database, so concurrent wrong guesses are all counted.
-pub async fn record_code_failure<C: ConnectionTrait>(
+/// Claims one attempt at the security code before the code is compared: the failure count goes
+/// up by one unless it has reached [`MAX_SECURITY_CODE_FAILURES`] or the invitation was used.
+/// Returns the count after the claim, or `None` when no attempt is left.
+///
+/// The claim is one conditional update, so parallel submits cannot compare more codes than the
+/// limit allows. A code that proves correct gives its attempt back with
+/// [`release_code_attempt`], so only wrong codes stay counted.
+pub async fn claim_code_attempt<C: ConnectionTrait>(
     conn: &C,
     tenant: &TenantContext,
     invitation_id: i64,
-) -> Result<i32, DbErr> {
+) -> Result<Option<i32>, DbErr> {
     let scope = Scoped::new(conn, tenant.id);
-    scope
+    let claimed = scope
         .update_many::<invitation::Entity>()
         .col_expr(
             invitation::Column::SecurityCodeFailures,
@@ -199,13 +204,36 @@ pub async fn record_code_failure<C: ConnectionTrait>(
         )
         .filter(invitation::Column::Id.eq(invitation_id))
         .filter(invitation::Column::UsedAt.is_null())
+        .filter(invitation::Column::SecurityCodeFailures.lt(MAX_SECURITY_CODE_FAILURES))
         .exec(conn)
         .await?;
+    if claimed.rows_affected == 0 {
+        return Ok(None);
+    }
     let failures = scope
         .find_by_id::<invitation::Entity>(invitation_id)
         .await?
         .map_or(MAX_SECURITY_CODE_FAILURES, |row| row.security_code_failures);
-    Ok(failures)
+    Ok(Some(failures))
+}
+
+/// Gives back the attempt that [`claim_code_attempt`] counted, after the code proved correct.
+pub async fn release_code_attempt<C: ConnectionTrait>(
+    conn: &C,
+    tenant: &TenantContext,
+    invitation_id: i64,
+) -> Result<(), DbErr> {
+    Scoped::new(conn, tenant.id)
+        .update_many::<invitation::Entity>()
+        .col_expr(
+            invitation::Column::SecurityCodeFailures,
+            Expr::col(invitation::Column::SecurityCodeFailures).sub(1),
+        )
+        .filter(invitation::Column::Id.eq(invitation_id))
+        .filter(invitation::Column::SecurityCodeFailures.gt(0))
+        .exec(conn)
+        .await?;
+    Ok(())
 }
 
 #[cfg(test)]

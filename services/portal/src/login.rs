@@ -7,6 +7,7 @@ use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Redirect, Response};
 use axum::routing::{get, post};
 use mep24web_entities::tenant_settings;
+use mep24web_platform::audit;
 use mep24web_platform::client_ip::ClientIp;
 use mep24web_platform::db::Scoped;
 use mep24web_platform::login::{self, DEFAULT_LOCKOUT_MINUTES, DEFAULT_MAX_FAILED_LOGINS};
@@ -89,6 +90,9 @@ async fn submit(
                 reason = failure.reason.as_str(),
                 "login failed"
             );
+            let reason = failure.reason.as_str();
+            audit::record_login_failure(&state.db, &tenant, &form.username, client.0, reason)
+                .await?;
             let typed: String = form
                 .username
                 .chars()
@@ -114,6 +118,7 @@ async fn submit(
     let previous = signin::session_token(&state, &headers);
     let txn = state.db.begin().await?;
     let token = signin::start_session(&txn, tenant.id, account.id, previous.as_deref()).await?;
+    audit::record_login_success(&txn, &account, client.0, "web", Some("password")).await?;
     txn.commit().await?;
     tracing::info!(
         tenant_id = %tenant.id,

@@ -8,7 +8,10 @@ use axum::response::{IntoResponse, Redirect, Response};
 use axum::routing::get;
 use chrono::Utc;
 use mep24web_entities::{account, session};
+use mep24web_platform::audit::{self, AuditAction};
+use mep24web_platform::client_ip::ClientIp;
 use mep24web_platform::db::Scoped;
+use mep24web_platform::login;
 use mep24web_platform::passwords::check_new_password;
 use mep24web_platform::sessions::{Authenticated, SignedIn};
 use mep24web_platform::web::base_context;
@@ -42,16 +45,29 @@ async fn show(SignedIn(signed_in): SignedIn) -> Result<Response, Error> {
 async fn submit(
     State(state): State<AppState>,
     SignedIn(signed_in): SignedIn,
+    client: ClientIp,
     Form(form): Form<ChangeForm>,
 ) -> Result<Response, Error> {
     let account = &signed_in.account;
     let mut errors = FormErrors::default();
+    // The current password is checked under the login lockout, so a stolen session cannot be
+    // used to guess it without limit. A locked account gets the same message as a wrong password.
     let current = SecretString::from(form.current_password.clone());
-    if !state
-        .hasher
-        .verify(&current, account.password_hash.as_deref())
-        .await
-    {
+    let checked = login::check_password(
+        &state.db,
+        &state.hasher,
+        &signed_in.tenant,
+        account,
+        &current,
+    )
+    .await?;
+    if let Err(reason) = checked {
+        tracing::info!(
+            tenant_id = %signed_in.tenant.id,
+            account_id = account.id,
+            reason = reason.as_str(),
+            "current password rejected at password change"
+        );
         errors.add("current_password", "portal.password.current_wrong");
     }
     match check_new_password(
@@ -94,6 +110,7 @@ async fn submit(
         .filter(session::Column::Id.ne(signed_in.session_id))
         .exec(&txn)
         .await?;
+    audit::record_own(&txn, account, AuditAction::PasswordChanged, client.0).await?;
     txn.commit().await?;
 
     tracing::info!(

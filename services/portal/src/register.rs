@@ -11,6 +11,7 @@ use axum::response::{IntoResponse, Redirect, Response};
 use axum::routing::get;
 use chrono::Utc;
 use mep24web_entities::{account, invitation};
+use mep24web_platform::audit::{self, AuditAction};
 use mep24web_platform::client_ip::ClientIp;
 use mep24web_platform::db::{self, Scoped};
 use mep24web_platform::i18n::Locale;
@@ -88,7 +89,7 @@ async fn submit(
     tenant: TenantContext,
     client: ClientIp,
     Path(token): Path<String>,
-    Form(form): Form<RegisterForm>,
+    Form(mut form): Form<RegisterForm>,
 ) -> Result<Response, Error> {
     let back_path = format!("/register/{token}");
     if let Some(limited) =
@@ -108,10 +109,23 @@ async fn submit(
         }
     };
 
+    let Some(failures) =
+        invitation_link::claim_code_attempt(&state.db, &tenant, usable.invitation.id).await?
+    else {
+        tracing::info!(
+            tenant_id = %tenant.id,
+            invitation_id = usable.invitation.id,
+            "registration rejected: no security code attempt left"
+        );
+        return render_problem(&state, &tenant, &LinkStatus::Blocked);
+    };
     let mut errors = FormErrors::default();
-    if !invitation_link::security_code_matches(&form.security_code, &usable.security_code) {
-        let failures =
-            invitation_link::record_code_failure(&state.db, &tenant, usable.invitation.id).await?;
+    if invitation_link::security_code_matches(&form.security_code, &usable.security_code) {
+        invitation_link::release_code_attempt(&state.db, &tenant, usable.invitation.id).await?;
+        // The correct code is the tenant's secret, so the form never repeats it. A wrong code
+        // is shown again for correction.
+        form.security_code.clear();
+    } else {
         tracing::info!(
             tenant_id = %tenant.id,
             invitation_id = usable.invitation.id,
@@ -165,7 +179,7 @@ async fn submit(
         .hasher
         .hash(&SecretString::from(form.password.clone()))
         .await?;
-    match create_account(&state, &tenant, &usable, &username, hash).await? {
+    match create_account(&state, &tenant, &usable, &username, hash, client.0).await? {
         Registration::Created { account_id } => {
             tracing::info!(
                 tenant_id = %tenant.id,
@@ -224,6 +238,7 @@ async fn create_account(
     usable: &Usable,
     username: &Username,
     password_hash: String,
+    source_ip: std::net::IpAddr,
 ) -> Result<Registration, DbErr> {
     let now = Utc::now();
     let employee = &usable.employee;
@@ -275,6 +290,13 @@ async fn create_account(
 
     match inserted {
         Ok(account) => {
+            audit::record_own(
+                &txn,
+                &account,
+                AuditAction::RegistrationCompleted,
+                source_ip,
+            )
+            .await?;
             txn.commit().await?;
             Ok(Registration::Created {
                 account_id: account.id,

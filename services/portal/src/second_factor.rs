@@ -11,6 +11,8 @@ use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::{IntoResponse, Redirect, Response};
 use axum::routing::get;
 use mep24web_entities::account;
+use mep24web_platform::audit;
+use mep24web_platform::client_ip::ClientIp;
 use mep24web_platform::totp::check::{self, Method, Rejection};
 use mep24web_platform::totp::{SETUP_PATH, pending};
 use mep24web_platform::web::base_context;
@@ -87,6 +89,7 @@ async fn show(
 async fn submit(
     State(state): State<AppState>,
     tenant: TenantContext,
+    client: ClientIp,
     headers: HeaderMap,
     Form(form): Form<CodeForm>,
 ) -> Result<Response, Error> {
@@ -108,6 +111,8 @@ async fn submit(
                 reason = rejection.as_str(),
                 "second factor rejected"
             );
+            audit::record_second_factor_failure(&state.db, account, client.0, rejection.as_str())
+                .await?;
             return match rejection {
                 Rejection::Invalid | Rejection::Replayed => {
                     let mut errors = FormErrors::default();
@@ -131,6 +136,7 @@ async fn submit(
     sessions::revoke(&txn, tenant.id, &token).await?;
     let session = signin::start_session(&txn, tenant.id, account.id, previous.as_deref()).await?;
     login::record_success(&txn, &tenant, account.id).await?;
+    audit::record_login_success(&txn, account, client.0, "web", Some(method.as_str())).await?;
     txn.commit().await?;
     tracing::info!(
         tenant_id = %tenant.id,

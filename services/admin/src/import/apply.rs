@@ -2,8 +2,9 @@
 //! updates of the changed fields only. The caller runs it inside one transaction.
 
 use chrono::Utc;
-use mep24web_entities::{employee, org_unit};
+use mep24web_entities::{account, employee, org_unit};
 use mep24web_platform::db::Scoped;
+use sea_orm::sea_query::Expr;
 use sea_orm::{
     ActiveModelTrait, ColumnTrait, ConnectionTrait, DbErr, EntityTrait, QueryFilter, Set,
 };
@@ -30,8 +31,8 @@ pub async fn apply<C: ConnectionTrait>(
     let tenant_id = scope.tenant_id().get();
     let now = Utc::now();
 
-    // NOTE: `org_units` has no unique index on names, so two imports committed at the same
-    // moment can both create the same new branch or department.
+    // `org_units` has no unique index on names. The caller holds the tenant lock, so no other
+    // import or node form adds a node between its snapshot and these inserts.
     let mut new_unit_ids = Vec::with_capacity(plan.new_units.len());
     for unit in &plan.new_units {
         let parent = resolve(unit.parent, &new_unit_ids)?;
@@ -96,6 +97,19 @@ pub async fn apply<C: ConnectionTrait>(
             .await?;
         if result.rows_affected != 1 {
             return Err(DbErr::RecordNotUpdated);
+        }
+        // The portal login shows the employee's name, so a renamed employee's login follows.
+        let renamed = changes
+            .iter()
+            .any(|change| matches!(change.field, Field::FirstName | Field::LastName));
+        if renamed {
+            let display_name = format!("{} {}", planned.row.first_name, planned.row.last_name);
+            scope
+                .update_many::<account::Entity>()
+                .col_expr(account::Column::DisplayName, Expr::value(display_name))
+                .filter(account::Column::EmployeeId.eq(*id))
+                .exec(conn)
+                .await?;
         }
         updated += 1;
     }

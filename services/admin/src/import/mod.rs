@@ -130,6 +130,10 @@ async fn confirm(
     };
 
     let txn = db::begin_tenant(&state.db, auth.tenant.id).await?;
+    // A second confirm of the same file (a double click, a second tab) waits here and then
+    // plans against the rows the first one wrote, so its fingerprint no longer matches and it
+    // writes nothing. New branches are created once for the same reason.
+    db::lock_tenant(&txn, auth.tenant.id).await?;
     let scope = Scoped::new(&txn, auth.tenant.id);
     let snapshot = Snapshot::load(&scope).await?;
     let plan = Plan::build(&parsed, &snapshot);

@@ -161,8 +161,8 @@ pub async fn members<C: ConnectionTrait>(
             .all(conn)
             .await?;
         for row in rows {
-            // Two concurrent sending runs can leave two open invitations, and then the newer
-            // one counts.
+            // Sending runs hold the tenant lock, so an employee has at most one open
+            // invitation. Should older data hold two, the newer one counts.
             let newer = invitations
                 .get(&row.employee_id)
                 .is_none_or(|known| known.created_at < row.created_at);

@@ -89,6 +89,7 @@ async fn list(
 async fn submit(
     State(state): State<AppState>,
     Administrator(auth): Administrator,
+    client: mep24web_platform::client_ip::ClientIp,
     form: Result<Form<Vec<(String, String)>>, FormRejection>,
 ) -> Result<Response> {
     let Ok(Form(pairs)) = form else {
@@ -117,7 +118,7 @@ async fn submit(
     };
 
     let locale = i18n::current_locale();
-    let alert_key = match send::invite(&state, &auth, level_id, &selection).await? {
+    let alert_key = match send::invite(&state, &auth, client.0, level_id, &selection).await? {
         Outcome::Sent { count, skipped } => {
             let mut target = format!("{PATH}?ebene={level_id}&versendet={count}");
             if !skipped.is_empty() {

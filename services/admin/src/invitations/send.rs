@@ -5,11 +5,13 @@ use std::collections::{HashMap, HashSet};
 
 use chrono::{Duration, Utc};
 use mep24web_entities::{invitation, tenant_settings};
+use mep24web_platform::audit::{self, AuditAction, AuditTarget};
 use mep24web_platform::db::{self, Scoped};
 use mep24web_platform::sessions::Authenticated;
 use mep24web_platform::{AppState, Error, tokens};
 use sea_orm::sea_query::Expr;
 use sea_orm::{ColumnTrait, EntityTrait, QueryFilter, Set};
+use serde_json::json;
 
 use super::level::{ID_BATCH, Level, members};
 use super::mail::InvitationLetter;
@@ -49,12 +51,16 @@ pub enum Outcome {
 pub async fn invite(
     state: &AppState,
     auth: &Authenticated,
+    source_ip: std::net::IpAddr,
     level_id: i64,
     selection: &Selection,
 ) -> Result<Outcome, Error> {
     let tenant = &auth.tenant;
     let now = Utc::now();
     let txn = db::begin_tenant(&state.db, tenant.id).await?;
+    // Concurrent runs for the same employees wait here, so each one replaces the invitations
+    // of the run before it and an employee keeps exactly one open invitation.
+    db::lock_tenant(&txn, tenant.id).await?;
     let scope = Scoped::new(&txn, tenant.id);
 
     let level = Level::load(&scope, Some(level_id)).await?;
@@ -161,6 +167,16 @@ pub async fn invite(
             ..Default::default()
         });
         mails.push(letter.render(employee, recipient, &token)?);
+        let target = AuditTarget::employee(employee.id, &employee.first_name, &employee.last_name);
+        audit::record_by(
+            &txn,
+            &auth.account,
+            AuditAction::InvitationSent,
+            target,
+            source_ip,
+            json!({}),
+        )
+        .await?;
     }
     let count = rows.len();
     let mut remaining = rows.into_iter().peekable();

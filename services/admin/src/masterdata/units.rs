@@ -7,7 +7,7 @@ use axum::extract::{Path, Query, State};
 use axum::response::{Html, IntoResponse, Response};
 use chrono::Utc;
 use mep24web_entities::org_unit;
-use mep24web_platform::db::Scoped;
+use mep24web_platform::db::{self, Scoped};
 use mep24web_platform::sessions::{Administrator, Authenticated};
 use mep24web_platform::web::base_context;
 use mep24web_platform::{AppState, Error, templates};
@@ -105,13 +105,15 @@ pub(super) async fn create(
 ) -> Result<Response, Error> {
     let form = forms::accept(form)?;
     let tenant_id = auth.tenant.id;
-    let scope = Scoped::new(&state.db, tenant_id);
+    // The tenant lock makes the sibling check and the insert one step, so two administrators
+    // creating the same name at the same moment get one node and one "name taken".
+    let txn = db::begin_tenant(&state.db, tenant_id).await?;
+    db::lock_tenant(&txn, tenant_id).await?;
+    let scope = Scoped::new(&txn, tenant_id);
     let tree = load_tree(&scope).await?;
     let (parent, kind) = creatable_parent(&tree, &form.parent_id)?;
     let mode = Mode::Create { parent, kind };
 
-    // NOTE: the sibling check runs before the insert without a database constraint behind it,
-    // so two administrators creating the same name at the same moment both succeed.
     let name = match forms::check_unit_name(&form.name) {
         Ok(name) if tree.sibling_has_name(Some(parent.id), &name, None) => {
             Err("masterdata.errors.unit_name_taken")
@@ -134,8 +136,9 @@ pub(super) async fn create(
         created_at: Set(Utc::now()),
         ..Default::default()
     }
-    .insert(scope.conn())
+    .insert(&txn)
     .await?;
+    txn.commit().await?;
     tracing::info!(
         tenant_id = %tenant_id,
         org_unit_id = created.id,
@@ -170,7 +173,9 @@ pub(super) async fn rename(
     form: Result<Form<UnitForm>, FormRejection>,
 ) -> Result<Response, Error> {
     let tenant_id = auth.tenant.id;
-    let scope = Scoped::new(&state.db, tenant_id);
+    let txn = db::begin_tenant(&state.db, tenant_id).await?;
+    db::lock_tenant(&txn, tenant_id).await?;
+    let scope = Scoped::new(&txn, tenant_id);
     let tree = load_tree(&scope).await?;
     let unit = tree.get(parse_id(&raw_id)?).ok_or(Error::NotFound)?;
     let form = forms::accept(form)?;
@@ -194,8 +199,9 @@ pub(super) async fn rename(
         .update_many::<org_unit::Entity>()
         .col_expr(org_unit::Column::Name, Expr::value(name))
         .filter(org_unit::Column::Id.eq(unit.id))
-        .exec(scope.conn())
+        .exec(&txn)
         .await?;
+    txn.commit().await?;
     tracing::info!(
         tenant_id = %tenant_id,
         org_unit_id = unit.id,

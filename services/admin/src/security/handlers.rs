@@ -9,12 +9,14 @@ use axum::http::StatusCode;
 use axum::response::{IntoResponse, Redirect, Response};
 use chrono::Utc;
 use mep24web_entities::account;
+use mep24web_platform::client_ip::ClientIp;
 use mep24web_platform::error::Result;
 use mep24web_platform::sessions::{Administrator, Authenticated};
 use mep24web_platform::{AppState, Error, i18n, templates, web};
 use minijinja::{Value, context};
 use serde::Deserialize;
 
+use super::audit_trail::Trail;
 use super::form::{EditUserForm, FieldErrors, NewUserForm};
 use super::store::{self, StoreError};
 use super::{ROLE_PLANNER, format_time, second_factor};
@@ -79,6 +81,7 @@ pub(super) async fn new_form(Administrator(auth): Administrator) -> Result<Respo
 pub(super) async fn create(
     State(state): State<AppState>,
     Administrator(auth): Administrator,
+    client: ClientIp,
     form: std::result::Result<Form<NewUserForm>, FormRejection>,
 ) -> Result<Response> {
     let Form(form) = form.map_err(|_| Error::BadRequest("errors.bad_form"))?;
@@ -101,7 +104,11 @@ pub(super) async fn create(
         }
     };
     let hash = state.hasher.hash(&user.password).await?;
-    match store::insert(&state.db, tenant_id, &user, hash).await {
+    let trail = Trail {
+        actor: &auth.account,
+        source_ip: client.0,
+    };
+    match store::insert(&state.db, tenant_id, &user, hash, trail).await {
         Ok(row) => {
             tracing::info!(
                 tenant_id = %tenant_id,
@@ -156,6 +163,7 @@ pub(super) async fn edit_form(
 pub(super) async fn update(
     State(state): State<AppState>,
     Administrator(auth): Administrator,
+    client: ClientIp,
     id: std::result::Result<Path<String>, PathRejection>,
     form: std::result::Result<Form<EditUserForm>, FormRejection>,
 ) -> Result<Response> {
@@ -196,7 +204,11 @@ pub(super) async fn update(
     match store::update(
         &state.db,
         auth.tenant.id,
-        account.id,
+        &account,
+        Trail {
+            actor: &auth.account,
+            source_ip: client.0,
+        },
         &changes,
         hash,
         keep_session,

@@ -9,6 +9,7 @@ use axum::routing::{get, post};
 use chrono::{DateTime, Utc};
 use mep24web_platform::AppState;
 
+mod audit_trail;
 mod form;
 mod handlers;
 mod second_factor;

@@ -5,6 +5,7 @@ use axum::extract::Path;
 use axum::extract::State;
 use axum::extract::rejection::PathRejection;
 use axum::response::{IntoResponse, Redirect, Response};
+use mep24web_platform::client_ip::ClientIp;
 use mep24web_platform::error::Result;
 use mep24web_platform::sessions::{self, Administrator};
 use mep24web_platform::totp::{self, recovery};
@@ -12,6 +13,7 @@ use mep24web_platform::{AppState, Error, TenantContext};
 use minijinja::{Value, context};
 use sea_orm::{ConnectionTrait, DbErr, TransactionTrait};
 
+use super::audit_trail::Trail;
 use super::format_time;
 use super::handlers::{LIST_PATH, load_planner};
 
@@ -43,6 +45,7 @@ pub(super) async fn status<C: ConnectionTrait>(
 pub(super) async fn reset(
     State(state): State<AppState>,
     Administrator(auth): Administrator,
+    client: ClientIp,
     id: std::result::Result<Path<String>, PathRejection>,
 ) -> Result<Response> {
     let account = load_planner(&state, &auth, id).await?;
@@ -55,6 +58,12 @@ pub(super) async fn reset(
         return Err(Error::NotFound);
     }
     let revoked = sessions::revoke_all_for_account(&txn, tenant_id, account.id).await?;
+    Trail {
+        actor: &auth.account,
+        source_ip: client.0,
+    }
+    .totp_reset(&txn, &account)
+    .await?;
     txn.commit().await?;
     tracing::info!(
         tenant_id = %tenant_id,

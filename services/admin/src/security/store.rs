@@ -15,6 +15,7 @@ use sea_orm::{
 };
 
 use super::ROLE_ADMINISTRATOR;
+use super::audit_trail::Trail;
 use super::form::{NewUser, UserChanges};
 
 /// Account kind of planner users.
@@ -83,8 +84,10 @@ pub(super) async fn insert(
     tenant_id: TenantId,
     user: &NewUser,
     password_hash: String,
+    trail: Trail<'_>,
 ) -> Result<account::Model, StoreError> {
     let now = Utc::now();
+    let txn = db.begin().await?;
     let inserted = account::ActiveModel {
         tenant_id: Set(tenant_id.get()),
         kind: Set(KIND_PLANNER.to_owned()),
@@ -105,10 +108,14 @@ pub(super) async fn insert(
         last_login_at: Set(None),
         ..Default::default()
     }
-    .insert(db)
+    .insert(&txn)
     .await;
     match inserted {
-        Ok(row) => Ok(row),
+        Ok(row) => {
+            trail.created(&txn, &row).await?;
+            txn.commit().await?;
+            Ok(row)
+        }
         // Another request took the username between the check and this insert.
         Err(error) if is_unique_violation(&error) => Err(StoreError::UsernameTaken),
         Err(error) => Err(error.into()),
@@ -124,11 +131,13 @@ pub(super) async fn insert(
 pub(super) async fn update(
     db: &Db,
     tenant_id: TenantId,
-    account_id: i64,
+    before: &account::Model,
+    trail: Trail<'_>,
     changes: &UserChanges,
     password_hash: Option<String>,
     keep_session: Option<i64>,
 ) -> Result<u64, StoreError> {
+    let account_id = before.id;
     let txn = db.begin().await?;
     let scope = Scoped::new(&txn, tenant_id);
 
@@ -208,6 +217,7 @@ pub(super) async fn update(
             }
         };
     }
+    trail.updated(&txn, before, changes).await?;
     txn.commit().await?;
     Ok(revoked)
 }

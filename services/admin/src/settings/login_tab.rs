@@ -1,6 +1,6 @@
 //! The "Anmeldung" tab: allowed failed logins, the lockout duration, whether accounts may
-//! reset a forgotten password by email themselves, and whether planners must use two-factor
-//! login.
+//! reset a forgotten password by email themselves, whether planners must use two-factor
+//! login, and how many days the audit log keeps its events.
 
 use std::ops::RangeInclusive;
 
@@ -10,14 +10,17 @@ use axum::extract::{Query, State};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Redirect, Response};
 use mep24web_entities::tenant_settings;
+use mep24web_platform::audit;
+use mep24web_platform::client_ip::ClientIp;
 use mep24web_platform::error::Result;
 use mep24web_platform::sessions::Administrator;
 use mep24web_platform::{AppState, Error};
 use minijinja::context;
+use sea_orm::TransactionTrait;
 use sea_orm::sea_query::Expr;
 use serde::Deserialize;
 
-use super::{FieldErrors, NoticeQuery, notice, parse_number, render, store};
+use super::{FieldErrors, NoticeQuery, audit_trail, notice, parse_number, render, store};
 
 pub(super) const PATH: &str = "/admin/einstellungen/anmeldung";
 
@@ -32,6 +35,7 @@ const LOCKOUT_MINUTES: RangeInclusive<i32> = 1..=1440;
 pub(super) struct LoginForm {
     max_failed_logins: String,
     lockout_minutes: String,
+    audit_retention_days: String,
     /// Present (any value) when the checkbox is ticked; browsers send nothing otherwise.
     self_service_reset: Option<String>,
     /// Present when the two-factor checkbox is ticked.
@@ -43,6 +47,7 @@ pub(super) struct LoginForm {
 struct LoginSettings {
     max_failed_logins: i32,
     lockout_minutes: i32,
+    audit_retention_days: i32,
     self_service_reset: bool,
     require_totp_for_planners: bool,
 }
@@ -61,13 +66,19 @@ impl LoginForm {
         let lockout_minutes = parse_number(&self.lockout_minutes, LOCKOUT_MINUTES)
             .map_err(|_| errors.insert("lockout_minutes", "settings.login.error_lockout_minutes"))
             .ok();
-        match (max_failed_logins, lockout_minutes) {
-            (Some(max_failed_logins), Some(lockout_minutes)) => Ok(LoginSettings {
-                max_failed_logins,
-                lockout_minutes,
-                self_service_reset: self.self_service_reset.is_some(),
-                require_totp_for_planners: self.require_totp_for_planners.is_some(),
-            }),
+        let audit_retention_days = parse_number(&self.audit_retention_days, audit::RETENTION_DAYS)
+            .map_err(|_| errors.insert("audit_retention_days", "audit.settings.error_retention"))
+            .ok();
+        match (max_failed_logins, lockout_minutes, audit_retention_days) {
+            (Some(max_failed_logins), Some(lockout_minutes), Some(audit_retention_days)) => {
+                Ok(LoginSettings {
+                    max_failed_logins,
+                    lockout_minutes,
+                    audit_retention_days,
+                    self_service_reset: self.self_service_reset.is_some(),
+                    require_totp_for_planners: self.require_totp_for_planners.is_some(),
+                })
+            }
             _ => Err(errors),
         }
     }
@@ -82,6 +93,7 @@ pub(super) async fn show(
     let form = context! {
         max_failed_logins => current.max_failed_logins.to_string(),
         lockout_minutes => current.lockout_minutes.to_string(),
+        audit_retention_days => current.audit_retention_days.to_string(),
         self_service_reset => current.self_service_reset,
         require_totp_for_planners => current.require_totp_for_planners,
     };
@@ -98,6 +110,7 @@ pub(super) async fn show(
 pub(super) async fn save(
     State(state): State<AppState>,
     Administrator(auth): Administrator,
+    client: ClientIp,
     form: std::result::Result<Form<LoginForm>, FormRejection>,
 ) -> Result<Response> {
     let Form(form) = form.map_err(|_| Error::BadRequest("errors.bad_form"))?;
@@ -107,6 +120,7 @@ pub(super) async fn save(
             let typed = context! {
                 max_failed_logins => form.max_failed_logins,
                 lockout_minutes => form.lockout_minutes,
+                audit_retention_days => form.audit_retention_days,
                 self_service_reset => form.self_service_reset.is_some(),
                 require_totp_for_planners => form.require_totp_for_planners.is_some(),
             };
@@ -138,8 +152,17 @@ pub(super) async fn save(
             tenant_settings::Column::RequireTotpForPlanners,
             Expr::value(settings.require_totp_for_planners),
         ),
+        (
+            tenant_settings::Column::AuditRetentionDays,
+            Expr::value(settings.audit_retention_days),
+        ),
     ];
-    store::save(&state.db, auth.tenant.id, changes).await?;
+    let before = store::load(&state.db, auth.tenant.id).await?;
+    let txn = state.db.begin().await?;
+    store::save(&txn, auth.tenant.id, changes).await?;
+    let after = store::load(&txn, auth.tenant.id).await?;
+    audit_trail::record_changes(&txn, &auth.account, client.0, &before, &after).await?;
+    txn.commit().await?;
     tracing::info!(
         tenant_id = %auth.tenant.id,
         by_account_id = auth.account.id,
@@ -147,6 +170,7 @@ pub(super) async fn save(
         lockout_minutes = settings.lockout_minutes,
         self_service_reset = settings.self_service_reset,
         require_totp_for_planners = settings.require_totp_for_planners,
+        audit_retention_days = settings.audit_retention_days,
         "login settings saved"
     );
     Ok(Redirect::to(&format!("{PATH}?notice=saved")).into_response())
@@ -162,6 +186,7 @@ mod tests {
             let form = LoginForm {
                 max_failed_logins: failed.to_owned(),
                 lockout_minutes: minutes.to_owned(),
+                audit_retention_days: "365".to_owned(),
                 self_service_reset: None,
                 require_totp_for_planners: None,
             };
@@ -175,6 +200,7 @@ mod tests {
             let form = LoginForm {
                 max_failed_logins: failed.to_owned(),
                 lockout_minutes: minutes.to_owned(),
+                audit_retention_days: "365".to_owned(),
                 self_service_reset: None,
                 require_totp_for_planners: None,
             };

@@ -20,6 +20,7 @@ use mep24web_platform::{AppState, i18n, templates, web};
 use minijinja::{Value, context};
 use serde::Deserialize;
 
+mod audit_trail;
 mod login_tab;
 mod portal_tab;
 mod store;

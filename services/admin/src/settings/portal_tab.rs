@@ -9,14 +9,16 @@ use axum::http::StatusCode;
 use axum::response::{IntoResponse, Redirect, Response};
 use mep24web_employee_import::is_valid_email;
 use mep24web_entities::tenant_settings;
+use mep24web_platform::client_ip::ClientIp;
 use mep24web_platform::error::Result;
 use mep24web_platform::sessions::Administrator;
 use mep24web_platform::{AppState, Error};
 use minijinja::context;
+use sea_orm::TransactionTrait;
 use sea_orm::sea_query::Expr;
 use serde::Deserialize;
 
-use super::{FieldErrors, NoticeQuery, notice, parse_number, render, store};
+use super::{FieldErrors, NoticeQuery, audit_trail, notice, parse_number, render, store};
 
 pub(super) const PATH: &str = "/admin/einstellungen/mitarbeiterportal";
 
@@ -98,6 +100,7 @@ pub(super) async fn show(
 pub(super) async fn save(
     State(state): State<AppState>,
     Administrator(auth): Administrator,
+    client: ClientIp,
     form: std::result::Result<Form<PortalForm>, FormRejection>,
 ) -> Result<Response> {
     let Form(form) = form.map_err(|_| Error::BadRequest("errors.bad_form"))?;
@@ -134,7 +137,12 @@ pub(super) async fn save(
             Expr::value(settings.invitation_valid_days),
         ),
     ];
-    store::save(&state.db, auth.tenant.id, changes).await?;
+    let before = store::load(&state.db, auth.tenant.id).await?;
+    let txn = state.db.begin().await?;
+    store::save(&txn, auth.tenant.id, changes).await?;
+    let after = store::load(&txn, auth.tenant.id).await?;
+    audit_trail::record_changes(&txn, &auth.account, client.0, &before, &after).await?;
+    txn.commit().await?;
     // The security code and the address stay out of the log.
     tracing::info!(
         tenant_id = %auth.tenant.id,

@@ -3,17 +3,17 @@
 use chrono::Utc;
 use mep24web_entities::tenant_settings;
 use mep24web_platform::TenantId;
-use mep24web_platform::db::Db;
+use mep24web_platform::audit;
 use mep24web_platform::db::{Scoped, is_unique_violation};
 use mep24web_platform::login::{DEFAULT_LOCKOUT_MINUTES, DEFAULT_MAX_FAILED_LOGINS};
 use mep24web_tenancy::provision::DEFAULT_INVITATION_DAYS;
 use sea_orm::sea_query::{Expr, SimpleExpr};
-use sea_orm::{ActiveModelTrait, DbErr, Set};
+use sea_orm::{ActiveModelTrait, ConnectionTrait, DbErr, Set};
 
 /// Loads the tenant's settings row. Provisioning creates it, but should it be missing, the
 /// defaults are shown and the first save creates it.
-pub(super) async fn load(
-    db: &Db,
+pub(super) async fn load<C: ConnectionTrait>(
+    db: &C,
     tenant_id: TenantId,
 ) -> std::result::Result<tenant_settings::Model, DbErr> {
     let scope = Scoped::new(db, tenant_id);
@@ -23,8 +23,8 @@ pub(super) async fn load(
 
 /// Writes the given columns of the tenant's settings row, creating the row first when it is
 /// missing.
-pub(super) async fn save<const N: usize>(
-    db: &Db,
+pub(super) async fn save<C: ConnectionTrait, const N: usize>(
+    db: &C,
     tenant_id: TenantId,
     changes: [(tenant_settings::Column, SimpleExpr); N],
 ) -> std::result::Result<(), DbErr> {
@@ -41,6 +41,7 @@ pub(super) async fn save<const N: usize>(
         invitation_valid_days: Set(defaults.invitation_valid_days),
         require_totp_for_planners: Set(defaults.require_totp_for_planners),
         self_service_reset: Set(defaults.self_service_reset),
+        audit_retention_days: Set(defaults.audit_retention_days),
         updated_at: Set(defaults.updated_at),
     }
     .insert(db)
@@ -56,8 +57,8 @@ pub(super) async fn save<const N: usize>(
 }
 
 /// Updates the given columns and `updated_at`, and returns the number of rows changed (0 or 1).
-async fn update<const N: usize>(
-    db: &Db,
+async fn update<C: ConnectionTrait, const N: usize>(
+    db: &C,
     tenant_id: TenantId,
     changes: [(tenant_settings::Column, SimpleExpr); N],
 ) -> std::result::Result<u64, DbErr> {
@@ -81,6 +82,7 @@ fn default_row(tenant_id: TenantId) -> tenant_settings::Model {
         invitation_valid_days: DEFAULT_INVITATION_DAYS,
         require_totp_for_planners: false,
         self_service_reset: false,
+        audit_retention_days: audit::DEFAULT_RETENTION_DAYS,
         updated_at: Utc::now(),
     }
 }

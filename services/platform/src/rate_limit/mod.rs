@@ -39,7 +39,8 @@ pub struct Limits {
     pub per_ip: u32,
     pub per_tenant: u32,
     pub window_seconds: u64,
-    /// Most keys the in-process counter holds per window and kind (addresses, tenants).
+    /// Maximum number of keys the in-process counter stores per window and kind (addresses,
+    /// tenants).
     pub max_tracked: usize,
 }
 
@@ -54,7 +55,7 @@ impl Default for Limits {
     }
 }
 
-/// Which limit an attempt ran into.
+/// The limit an attempt ran into.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum LimitScope {
     ClientIp,
@@ -160,7 +161,7 @@ impl LoginLimiter {
         self.redis.as_ref().map(|redis| redis.is_down())
     }
 
-    /// Returns how many client addresses the in-process counter holds, for tests of its bound.
+    /// Returns how many client addresses the in-process counter stores, for tests of its bound.
     pub fn tracked_addresses(&self) -> usize {
         self.by_ip.len()
     }

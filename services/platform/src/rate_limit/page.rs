@@ -7,8 +7,8 @@ use crate::TenantContext;
 use crate::error::error_page;
 use crate::{templates, web};
 
-/// Renders the 429 page that asks to wait `retry_after_seconds`, with a `Retry-After` header and
-/// a link back to `back_path`, the form the attempt came from.
+/// Renders the 429 page with the wait of `retry_after_seconds`, a `Retry-After` header and a link
+/// back to `back_path`, the form the attempt came from.
 pub fn rate_limited_page(
     tenant: &TenantContext,
     retry_after_seconds: u64,

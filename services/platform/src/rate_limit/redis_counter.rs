@@ -67,8 +67,8 @@ impl RedisCounter {
     ) -> anyhow::Result<u64> {
         let mut connection = self.connection().await?;
         let full_key = format!("{}:login:{key}:{window}", self.prefix);
-        // The key outlives its window by one window, so a clock that differs slightly between
-        // instances still finds it; the window number in the key keeps windows apart.
+        // The key outlives its window by one window, so instances whose clocks differ slightly
+        // still find it. The window number in the key keeps windows apart.
         let ttl = i64::try_from(window_seconds.saturating_mul(2)).unwrap_or(i64::MAX);
         let mut pipeline = redis::pipe();
         pipeline
@@ -79,7 +79,7 @@ impl RedisCounter {
         let query = pipeline.query_async::<(u64,)>(&mut connection);
         let (count,) = tokio::time::timeout(TIMEOUT, query)
             .await
-            .map_err(|_| anyhow::anyhow!("Redis did not answer within {TIMEOUT:?}"))??;
+            .map_err(|_| anyhow::anyhow!("Redis request timed out after {TIMEOUT:?}"))??;
         Ok(count)
     }
 
@@ -87,6 +87,11 @@ impl RedisCounter {
         let mut slot = self.connection.lock().await;
         if let Some(connection) = slot.as_ref() {
             return Ok(connection.clone());
+        }
+        // Attempts that queued behind a failed connect do not each wait for a connect of their
+        // own.
+        if self.waiting_for_retry() {
+            anyhow::bail!("Redis is unreachable since a recent failure");
         }
         let config = AsyncConnectionConfig::new()
             .set_connection_timeout(TIMEOUT)
@@ -97,7 +102,7 @@ impl RedisCounter {
                 .get_multiplexed_async_connection_with_config(&config),
         )
         .await
-        .map_err(|_| anyhow::anyhow!("connecting to Redis took longer than {TIMEOUT:?}"))??;
+        .map_err(|_| anyhow::anyhow!("connecting to Redis timed out after {TIMEOUT:?}"))??;
         *slot = Some(connection.clone());
         Ok(connection)
     }

@@ -18,7 +18,7 @@ use super::{PURPOSE, VALID_MINUTES, mail};
 const MAX_ACCOUNTS: u64 = 10;
 
 /// Sends a reset link to every account that `identifier` names, if the tenant allows the reset.
-/// Runs after the answer was sent, so it logs its errors instead of returning them.
+/// Runs after the response was sent, so it logs its errors instead of returning them.
 pub(super) async fn send_reset_links(state: AppState, tenant: TenantContext, identifier: String) {
     match send(&state, &tenant, &identifier).await {
         Ok(Outcome::Disabled) => {
@@ -55,26 +55,37 @@ async fn send(
     tenant: &TenantContext,
     identifier: &str,
 ) -> anyhow::Result<Outcome> {
-    // The request's own database scope has ended, so this task opens one for the tenant.
-    let txn = db::begin_tenant(state.db.pool(), tenant.id).await?;
-    let scope = Scoped::new(&txn, tenant.id);
-    let enabled = scope
+    // The request's own database scope has ended, so this task opens its own for the tenant.
+    // Reading and writing use two transactions. On SQLite a transaction that reads first fails
+    // with SQLITE_BUSY_SNAPSHOT when another connection (the outbox worker) writes before it
+    // does, while a transaction whose first statement writes waits for the lock.
+    let reading = db::begin_tenant(state.db.pool(), tenant.id).await?;
+    let enabled = Scoped::new(&reading, tenant.id)
         .find::<tenant_settings::Entity>()
-        .one(&txn)
+        .one(&reading)
         .await?
         .is_some_and(|settings| settings.self_service_reset);
     if !enabled {
+        reading.commit().await?;
         return Ok(Outcome::Disabled);
     }
+    let recipients = find_recipients(&reading, tenant, identifier).await?;
+    reading.commit().await?;
+    if recipients.is_empty() {
+        return Ok(Outcome::Sent(Vec::new()));
+    }
 
+    // An account deactivated between the two transactions may still get a mail, but its link
+    // does not work: the reset page checks the account again.
+    let writing = db::begin_tenant(state.db.pool(), tenant.id).await?;
     let mut account_ids = Vec::new();
-    for recipient in find_recipients(&txn, tenant, identifier).await? {
-        let token = store_token(&txn, tenant, recipient.account.id).await?;
+    for recipient in recipients {
+        let token = store_token(&writing, tenant, recipient.account.id).await?;
         let outgoing = mail::render(state, tenant, &recipient.account, &recipient.email, &token)?;
-        state.mail.enqueue(&txn, tenant.id, outgoing).await?;
+        state.mail.enqueue(&writing, tenant.id, outgoing).await?;
         account_ids.push(recipient.account.id);
     }
-    txn.commit().await?;
+    writing.commit().await?;
     Ok(Outcome::Sent(account_ids))
 }
 
@@ -156,7 +167,8 @@ async fn find_recipients<C: ConnectionTrait>(
     Ok(recipients)
 }
 
-/// Replaces the account's reset links with a new one and returns its token.
+/// Replaces the account's reset links with a new one and returns its token. Its first statement
+/// writes, which the caller relies on.
 async fn store_token<C: ConnectionTrait>(
     conn: &C,
     tenant: &TenantContext,

@@ -1,10 +1,10 @@
 //! Self-service password reset by email, for employees and planners of tenants that turned it
 //! on (Konfiguration → Einstellungen → Anmeldung).
 //!
-//! `/password/forgot` takes a username or an email address and always answers with the same
-//! redirect, whether or not an account matches, has an email address or the tenant allows the
-//! reset: the lookup and the mail run in a background task after the answer, so neither the
-//! page nor its timing tells which accounts exist. The mail links to `/reset/{token}`, which
+//! `/password/forgot` takes a username or an email address and always returns the same redirect,
+//! whether or not an account matches, has an email address or the tenant allows the reset. The
+//! lookup and the mail run in a background task after the response, so neither the page nor its
+//! timing shows which accounts exist. The mail links to `/reset/{token}`, which
 //! sets a new password once. A reset link is a `password_tokens` row with purpose `reset`,
 //! stored as a hash, valid for [`VALID_MINUTES`], and a newer link replaces older ones.
 

@@ -36,8 +36,8 @@ pub(super) async fn show(
     render(&tenant, StatusCode::OK, "", sent, &FormErrors::default())
 }
 
-/// Accepts a request and answers with the same redirect for every input that is not empty or
-/// too long. The accounts are looked up and mailed in a background task.
+/// Accepts a request and returns the same redirect for every input that is not empty or too
+/// long. The accounts are looked up and mailed in a background task.
 pub(super) async fn submit(
     State(state): State<AppState>,
     tenant: TenantContext,
