@@ -994,6 +994,7 @@ async fn settings_checkbox_requires_totp_for_planners() {
         &[
             ("max_failed_logins", "5"),
             ("lockout_minutes", "15"),
+            ("audit_retention_days", "365"),
             ("require_totp_for_planners", "ja"),
         ],
     )
