@@ -31,7 +31,14 @@ pub fn sqlite_url(data_dir: &Path) -> std::io::Result<String> {
 /// Opens a connection pool; on SQLite it switches the file to write-ahead logging so readers do
 /// not wait for writers.
 pub async fn connect(url: &str, max_connections: u32) -> Result<DatabaseConnection, DbErr> {
-    let mut options = ConnectOptions::new(url.to_owned());
+    let mut url = url.to_owned();
+    if url.starts_with("sqlite:") && url.contains("mode=rwc") {
+        // Create the file once, then open the pool without the create flag: a pool connection
+        // opened after the file was deleted must fail instead of starting an empty database.
+        Database::connect(url.as_str()).await?.close().await?;
+        url = url.replace("mode=rwc", "mode=rw");
+    }
+    let mut options = ConnectOptions::new(url);
     options
         .max_connections(max_connections)
         .min_connections(1)
