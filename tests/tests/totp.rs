@@ -1488,3 +1488,36 @@ async fn admin_reset_other_tenant_planner_is_not_found() {
     assert_eq!(recovery_rows(&app, planner_b.id).await.len(), 10);
     assert_eq!(sessions_of_kind(&app, planner_b.id, "web").await, 1);
 }
+
+#[tokio::test]
+async fn login_parallel_wrong_codes_stop_at_limit() {
+    let app = spawn_app().await;
+    let tenant = app.create_tenant("apotheke-a", "Apotheke A").await;
+    set_max_failed_logins(&app, &tenant, 3).await;
+    let planner = insert_planner(&app, &tenant, "planer.anna").await;
+    let setup_client = signed_in(&app, &tenant, "planer.anna").await;
+    let enrollment = enroll(&app, &tenant, &setup_client, planner.id).await;
+
+    let client = app.client();
+    password_step(&client, &tenant, "planer.anna").await;
+    let wrong = wrong_code(&enrollment.secret);
+    let attempts: Vec<_> = (0..8)
+        .map(|_| {
+            let client = client.clone();
+            let tenant = tenant.clone();
+            let wrong = wrong.clone();
+            tokio::spawn(async move { code_step(&client, &tenant, &wrong).await.status() })
+        })
+        .collect();
+    let mut checked = 0;
+    for attempt in attempts {
+        if attempt.await.unwrap() == StatusCode::UNAUTHORIZED {
+            checked += 1;
+        }
+    }
+
+    // Only as many codes as the tenant allows were checked; the rest met the lock.
+    assert_eq!(checked, 3);
+    let locked = reload_account(&app, planner.id).await;
+    assert!(locked.locked_until.is_some_and(|until| until > Utc::now()));
+}

@@ -133,10 +133,11 @@ pub async fn begin_unscoped<C: TransactionTrait>(db: &C) -> Result<DatabaseTrans
 /// what they read, such as "is this branch name free?" before the insert. Call it as the first
 /// statement of the transaction, before the reads it protects.
 ///
-/// On PostgreSQL it takes the transaction-level advisory lock whose key is the tenant id, which
-/// is released when the top-level transaction ends, so inside a request scope it is held until
-/// the request's commit and a second caller then reads the first one's rows. Other advisory
-/// locks of the application must use the two-key form, so they cannot collide with it. SQLite
+/// On PostgreSQL it takes the transaction-level advisory lock whose key is the tenant id.
+/// PostgreSQL releases it when the top-level transaction ends, so inside a request scope it lasts
+/// until the request's commit, and a second caller then reads the first one's rows. The
+/// application takes no other advisory lock. One added later should use the two-key form
+/// `pg_advisory_xact_lock(int, int)`, which cannot collide with this one. SQLite
 /// allows one writer at a time, and the transactions begun through this module already hold
 /// the write lock, which this takes again for a transaction begun elsewhere. Other tenants are
 /// not blocked on PostgreSQL. On SQLite they wait for the lock like any writer.
@@ -169,6 +170,9 @@ struct RequestScope {
     tenant_id: TenantId,
     pool: DatabaseConnection,
     transaction: tokio::sync::OnceCell<DatabaseTransaction>,
+    /// Taken around each write and its savepoint, so two writes of one request that run at the
+    /// same time cannot interleave their savepoints on the shared connection.
+    savepoint: tokio::sync::Mutex<()>,
 }
 
 impl RequestScope {
@@ -217,9 +221,9 @@ impl Db {
     /// none takes no connection.
     ///
     /// Each statement issued through this handle that changes rows runs in a savepoint of its
-    /// own, so a failed one, such as a unique violation the caller handles, leaves the
-    /// transaction usable, and the other statements of a failed request are committed as they
-    /// would be with one transaction per statement (for example a counted failed login).
+    /// own. So a failed one, such as a unique violation the caller handles, leaves the
+    /// transaction usable. The other statements of a failed request are committed, as they would
+    /// be with one transaction per statement (for example a counted failed login).
     ///
     /// A scope for another tenant inside this one runs in a transaction of its own for that
     /// tenant and commits at its end, for example an app login that names its tenant while the
@@ -238,6 +242,7 @@ impl Db {
             tenant_id,
             pool: self.pool.clone(),
             transaction: tokio::sync::OnceCell::new(),
+            savepoint: tokio::sync::Mutex::new(()),
         });
         let output = REQUEST_SCOPE.scope(Arc::clone(&scope), work).await;
         match Arc::try_unwrap(scope) {
@@ -303,6 +308,7 @@ impl ConnectionTrait for Db {
         if !changes_rows(&stmt.sql) {
             return txn.execute(stmt).await;
         }
+        let _writing = scope.savepoint.lock().await;
         let savepoint = txn.begin().await?;
         let result = savepoint.execute(stmt).await;
         end_savepoint(savepoint, result).await
@@ -316,6 +322,7 @@ impl ConnectionTrait for Db {
         if !changes_rows(sql) {
             return txn.execute_unprepared(sql).await;
         }
+        let _writing = scope.savepoint.lock().await;
         let savepoint = txn.begin().await?;
         let result = savepoint.execute_unprepared(sql).await;
         end_savepoint(savepoint, result).await
@@ -329,6 +336,7 @@ impl ConnectionTrait for Db {
         if !changes_rows(&stmt.sql) {
             return txn.query_one(stmt).await;
         }
+        let _writing = scope.savepoint.lock().await;
         let savepoint = txn.begin().await?;
         let result = savepoint.query_one(stmt).await;
         end_savepoint(savepoint, result).await
@@ -342,6 +350,7 @@ impl ConnectionTrait for Db {
         if !changes_rows(&stmt.sql) {
             return txn.query_all(stmt).await;
         }
+        let _writing = scope.savepoint.lock().await;
         let savepoint = txn.begin().await?;
         let result = savepoint.query_all(stmt).await;
         end_savepoint(savepoint, result).await

@@ -73,7 +73,7 @@ impl IntoResponse for Error {
     }
 }
 
-/// Returns true when the error is a database pool that had no free connection in time.
+/// Returns true when the database pool had no free connection within its acquire timeout.
 fn is_pool_timeout(error: &anyhow::Error) -> bool {
     matches!(
         error.downcast_ref::<sea_orm::DbErr>(),

@@ -1,5 +1,6 @@
 //! Writing a checked import plan: new branches and departments, new employees in batches, and
-//! updates of the changed fields only. The caller runs it inside one transaction.
+//! updates of the changed fields only, where a new email address ends the employee's open
+//! invitation. The caller runs it inside one transaction.
 
 use chrono::Utc;
 use mep24web_entities::{account, employee, org_unit};
@@ -10,6 +11,7 @@ use sea_orm::{
 };
 
 use super::plan::{Action, Change, Field, Plan, UnitRef, Value, language_code};
+use crate::invitations::end_open_invitations;
 
 /// Rows per multi-row `INSERT`. Twelve columns each stay far below the bind parameter limits
 /// of SQLite (32,766) and PostgreSQL (65,535).
@@ -78,10 +80,14 @@ pub async fn apply<C: ConnectionTrait>(
     }
 
     let mut updated = 0;
+    let mut new_addresses = Vec::new();
     for planned in &plan.rows {
         let Action::Update { id, changes } = &planned.action else {
             continue;
         };
+        if changes.iter().any(|change| change.field == Field::Email) {
+            new_addresses.push(*id);
+        }
         let mut model = employee::ActiveModel {
             updated_at: Set(now),
             ..Default::default()
@@ -113,6 +119,9 @@ pub async fn apply<C: ConnectionTrait>(
         }
         updated += 1;
     }
+    // An open invitation of these employees went to the old address, which may have been a
+    // wrong one.
+    end_open_invitations(scope, &new_addresses, now).await?;
 
     Ok(Applied {
         created: created_count,

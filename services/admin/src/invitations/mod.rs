@@ -27,6 +27,7 @@ use mep24web_platform::{AppState, Error, TenantContext, templates};
 use serde::{Deserialize, Serialize};
 
 use self::level::{Level, Member, members};
+pub(crate) use self::send::end_open_invitations;
 use self::send::{Outcome, Selection};
 use self::status::PortalStatus;
 

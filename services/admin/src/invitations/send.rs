@@ -3,14 +3,14 @@
 
 use std::collections::{HashMap, HashSet};
 
-use chrono::{Duration, Utc};
+use chrono::{DateTime, Duration, Utc};
 use mep24web_entities::{invitation, tenant_settings};
 use mep24web_platform::audit::{self, AuditAction, AuditTarget};
 use mep24web_platform::db::{self, Scoped};
 use mep24web_platform::sessions::Authenticated;
 use mep24web_platform::{AppState, Error, tokens};
 use sea_orm::sea_query::Expr;
-use sea_orm::{ColumnTrait, EntityTrait, QueryFilter, Set};
+use sea_orm::{ColumnTrait, ConnectionTrait, DbErr, EntityTrait, QueryFilter, Set};
 use serde_json::json;
 
 use super::level::{ID_BATCH, Level, members};
@@ -134,16 +134,7 @@ pub async fn invite(
         .iter()
         .map(|index| members[*index].employee.id)
         .collect();
-    for batch in employee_ids.chunks(ID_BATCH) {
-        scope
-            .update_many::<invitation::Entity>()
-            .col_expr(invitation::Column::ReplacedAt, Expr::value(now))
-            .filter(invitation::Column::EmployeeId.is_in(batch.to_vec()))
-            .filter(invitation::Column::UsedAt.is_null())
-            .filter(invitation::Column::ReplacedAt.is_null())
-            .exec(&txn)
-            .await?;
-    }
+    end_open_invitations(&scope, &employee_ids, now).await?;
 
     let mut rows = Vec::with_capacity(invitable.len());
     let mut mails = Vec::with_capacity(invitable.len());
@@ -199,6 +190,30 @@ pub async fn invite(
         "portal invitations queued"
     );
     Ok(Outcome::Sent { count, skipped })
+}
+
+/// Marks the open invitations of these employees as replaced at `now`, so their registration
+/// links stop working. Sending runs call it before storing the new invitations, and changes of
+/// an employee's address call it because the open invitation went to the old address. Returns
+/// the number of invitations ended.
+pub(crate) async fn end_open_invitations<C: ConnectionTrait>(
+    scope: &Scoped<'_, C>,
+    employee_ids: &[i64],
+    now: DateTime<Utc>,
+) -> Result<u64, DbErr> {
+    let mut ended = 0;
+    for batch in employee_ids.chunks(ID_BATCH) {
+        ended += scope
+            .update_many::<invitation::Entity>()
+            .col_expr(invitation::Column::ReplacedAt, Expr::value(now))
+            .filter(invitation::Column::EmployeeId.is_in(batch.to_vec()))
+            .filter(invitation::Column::UsedAt.is_null())
+            .filter(invitation::Column::ReplacedAt.is_null())
+            .exec(scope.conn())
+            .await?
+            .rows_affected;
+    }
+    Ok(ended)
 }
 
 /// Parses the ticked ids of the form. Returns `None` when one is not a number, which the

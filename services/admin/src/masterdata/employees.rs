@@ -23,6 +23,7 @@ use super::tree::OrgTree;
 use super::{
     Notice, error_texts, find_employee, full_name, load_tree, redirect_with, unprocessable,
 };
+use crate::invitations::end_open_invitations;
 
 #[derive(Default, Deserialize)]
 #[serde(default)]
@@ -137,6 +138,17 @@ async fn check_against_data<C: ConnectionTrait>(
         }
     }
     Ok(())
+}
+
+/// Returns true when two stored addresses name the same mailbox, compared without regard to case
+/// as the CSV import compares them.
+fn same_address(old: Option<&str>, new: Option<&str>) -> bool {
+    let normalize = |address: Option<&str>| {
+        address
+            .map(|address| address.trim().to_lowercase())
+            .filter(|address| !address.is_empty())
+    };
+    normalize(old) == normalize(new)
 }
 
 /// Copies the checked values onto an active model.
@@ -260,7 +272,7 @@ pub(super) async fn edit_form(
 }
 
 /// `POST /admin/stammdaten/mitarbeiter/{id}`: saves the record and, when the employee has a
-/// login, its display name, in one transaction.
+/// login, its display name, in one transaction. A new email address ends the open invitation.
 pub(super) async fn update(
     State(state): State<AppState>,
     Administrator(auth): Administrator,
@@ -285,6 +297,7 @@ pub(super) async fn update(
 
     let display_name = full_name(&input.first_name, &input.last_name);
     let employee_id = employee.id;
+    let address_changed = !same_address(employee.email.as_deref(), input.email.as_deref());
     let mut changes = <employee::ActiveModel as Default>::default();
     apply(&mut changes, input, org_unit_id);
 
@@ -324,11 +337,18 @@ pub(super) async fn update(
         .filter(account::Column::EmployeeId.eq(employee_id))
         .exec(&txn)
         .await?;
+    // An open invitation went to the old address, which may have been a wrong one.
+    let invitations_ended = if address_changed {
+        end_open_invitations(&tx_scope, &[employee_id], Utc::now()).await?
+    } else {
+        0
+    };
     txn.commit().await?;
 
     tracing::info!(
         tenant_id = %tenant_id,
         employee_id,
+        invitations_ended,
         actor_account_id = auth.account.id,
         "employee updated"
     );
