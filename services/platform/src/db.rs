@@ -137,7 +137,8 @@ pub async fn begin_unscoped<C: TransactionTrait>(db: &C) -> Result<DatabaseTrans
 /// PostgreSQL releases it when the top-level transaction ends, so inside a request scope it lasts
 /// until the request's commit, and a second caller then reads the first one's rows. The
 /// application takes no other advisory lock. One added later should use the two-key form
-/// `pg_advisory_xact_lock(int, int)`, which cannot collide with this one. SQLite
+/// `pg_advisory_xact_lock(int, int)`: the PostgreSQL manual (Advisory Lock Functions) states
+/// that the one-key and two-key spaces do not overlap. SQLite
 /// allows one writer at a time, and the transactions begun through this module already hold
 /// the write lock, which this takes again for a transaction begun elsewhere. Other tenants are
 /// not blocked on PostgreSQL. On SQLite they wait for the lock like any writer.
@@ -164,8 +165,11 @@ pub async fn lock_tenant<C: ConnectionTrait>(txn: &C, tenant_id: TenantId) -> Re
 }
 
 /// The database scope of one request: its tenant, and the transaction that its first statement
-/// opens. Opening it lazily means that a request waiting for its body or for the password hasher
-/// holds no pooled connection yet, so slow clients of one tenant cannot take every connection.
+/// opens. Opening it lazily means that a request still waiting for its body before its first
+/// statement, such as a login form sent slowly, takes no pooled connection.
+///
+/// NOTE: after the first statement the connection stays taken until the response, also while a
+/// signed-in client sends its body or a login waits for the password hasher.
 struct RequestScope {
     tenant_id: TenantId,
     pool: DatabaseConnection,
