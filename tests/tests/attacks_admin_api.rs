@@ -746,11 +746,9 @@ async fn stalled_login_bodies_leave_other_tenants_served() {
     drop(stalled);
 }
 
-// NOTE: fails on PostgreSQL. A signed-in request holds its transaction, and with it a pooled
-// connection, from the session lookup until the response, including the time the client takes
-// to send the body. Reading the body before the tenant scope opens would fix it, in the gateway.
+// A signed-in request used to take its transaction, and with it a pooled connection, at the
+// session lookup, before the client had sent its body. The gateway now reads the body first.
 #[tokio::test]
-#[ignore = "design gap: the request transaction is held while the body arrives"]
 async fn stalled_session_bodies_leave_others_served() {
     let app = spawn_app().await;
     let acme = admin(&app, "acme", "Apotheke am Markt").await;

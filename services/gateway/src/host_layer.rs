@@ -141,6 +141,19 @@ async fn dispatch(State(gateway): State<Gateway>, mut request: Request) -> Respo
 /// visible to the outbox worker only after that commit, so the worker is woken then.
 async fn serve_tenant(gateway: &Gateway, tenant_id: TenantId, request: Request) -> Response {
     let changes = !request.method().is_safe();
+    // The whole body is read before the scope opens its transaction, so a client that sends its
+    // body slowly holds no pooled connection meanwhile. The body limit layer has already capped
+    // its size. A failed read is either that cap or a client that went away; the latter never
+    // sees the answer.
+    let (parts, body) = request.into_parts();
+    let bytes = match axum::body::to_bytes(body, crate::stack::MAX_BODY_BYTES).await {
+        Ok(bytes) => bytes,
+        Err(error) => {
+            tracing::info!(%error, tenant_id = %tenant_id, "request body could not be read");
+            return error_page(StatusCode::PAYLOAD_TOO_LARGE, "errors.too_large");
+        }
+    };
+    let request = Request::from_parts(parts, Body::from(bytes));
     let outcome = gateway
         .state
         .db

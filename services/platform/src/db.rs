@@ -169,7 +169,7 @@ pub async fn lock_tenant<C: ConnectionTrait>(txn: &C, tenant_id: TenantId) -> Re
 /// statement, such as a login form sent slowly, takes no pooled connection.
 ///
 /// NOTE: after the first statement the connection stays taken until the response, also while a
-/// signed-in client sends its body or a login waits for the password hasher.
+/// login waits for the password hasher. The gateway reads request bodies before the scope opens.
 struct RequestScope {
     tenant_id: TenantId,
     pool: DatabaseConnection,
