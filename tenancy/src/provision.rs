@@ -22,7 +22,7 @@ pub const SETUP_LINK_HOURS: i64 = 72;
 /// Default invitation validity in days.
 pub const DEFAULT_INVITATION_DAYS: i32 = 14;
 
-/// What the operator asks for.
+/// A provisioning request from the operator.
 #[derive(Clone, Debug)]
 pub struct NewTenant {
     pub name: String,
@@ -44,7 +44,7 @@ pub struct Provisioned {
     pub setup_link_expires_at: chrono::DateTime<Utc>,
 }
 
-/// Why provisioning failed.
+/// Reason provisioning failed.
 #[derive(Debug, thiserror::Error)]
 pub enum ProvisionError {
     #[error("the slug '{0}' is already taken; choose another one")]
