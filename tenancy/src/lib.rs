@@ -1,7 +1,7 @@
 //! Tenancy: who a request belongs to.
 //!
 //! Host normalization, slugs and customer numbers are pure parsing; the resolver and provisioning
-//! talk to the database. Nothing here knows about the HTTP handlers of the services.
+//! talk to the database. Nothing here depends on the HTTP handlers of the services.
 
 pub mod customer_number;
 pub mod host;

@@ -37,7 +37,7 @@ pub struct TestApp {
     /// The port the server listens on, on 127.0.0.1.
     pub port: u16,
     state: AppState,
-    /// Connection as the table owner, which sees every tenant's rows (row-level security does
+    /// Connection as the table owner, which can read every tenant's rows (row-level security does
     /// not apply to the PostgreSQL superuser), for test setup and checks.
     owner_db: DatabaseConnection,
     shutdown: watch::Sender<bool>,
@@ -186,7 +186,7 @@ impl TestApp {
         format!("http://{slug}.{BASE_DOMAIN}:{}{path}", self.port)
     }
 
-    /// Returns a connection that sees every tenant's rows, for test setup and checks. The
+    /// Returns a connection that can read every tenant's rows, for test setup and checks. The
     /// application itself connects as a role that row-level security applies to.
     pub fn db(&self) -> &DatabaseConnection {
         &self.owner_db

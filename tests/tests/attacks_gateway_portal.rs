@@ -787,7 +787,7 @@ async fn login_parallel_wrong_passwords_all_count() {
 #[tokio::test]
 async fn login_burst_locks_out_correct_password() {
     // One hash at a time, so the wrong guesses queue for the hasher while the last one arrives.
-    // Enough database connections for every request, because on PostgreSQL each request holds
+    // Enough database connections for every request, because on PostgreSQL each request keeps
     // one for its transaction, and waiting for the pool would change the order at the hasher.
     let app = start_with(|settings| {
         settings.hash_concurrency = Some(1);

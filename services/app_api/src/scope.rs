@@ -1,12 +1,12 @@
 //! Tenant scope for token-carrying API calls.
 //!
-//! App requests arrive on the apex host, so the gateway cannot bind them to a tenant. This
-//! middleware does it for calls with a bearer token: it looks up the token's tenant across
-//! tenants (the only unscoped step) and runs the rest of the request inside
+//! App requests arrive on the apex host, so the gateway cannot bind them to a tenant. For calls
+//! with a bearer token, this middleware looks up the token's tenant across tenants, the only
+//! unscoped step. It then runs the rest of the request inside
 //! [`Db::scope_tenant`](mep24web_platform::db::Db::scope_tenant), so on PostgreSQL row-level
 //! security confines every later query to that tenant. Calls without a valid-looking token run
-//! unscoped and see no tenant rows; the login handler opens its own scope once it knows the
-//! tenant from the customer number.
+//! unscoped and see no tenant rows. The login handler opens its own scope once the customer
+//! number has named the tenant.
 
 use axum::extract::{Request, State};
 use axum::http::header;

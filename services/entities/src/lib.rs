@@ -22,7 +22,7 @@ use sea_orm::EntityTrait;
 
 /// An entity whose rows belong to one tenant through a `tenant_id` column.
 pub trait TenantOwned: EntityTrait {
-    /// The `tenant_id` column.
+    /// Returns the `tenant_id` column.
     fn tenant_column() -> Self::Column;
 }
 

@@ -1,4 +1,4 @@
-//! Platform-wide counters, such as the tenant generation that tells servers to drop cached tenants.
+//! Platform-wide counters, such as the tenant generation that makes servers drop cached tenants.
 
 use sea_orm::entity::prelude::*;
 

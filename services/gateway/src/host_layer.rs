@@ -47,12 +47,12 @@ impl Gateway {
     }
 }
 
-/// The router whose only route is the dispatch by host.
+/// Builds the router whose only route is the dispatch by host.
 pub fn router(gateway: Gateway) -> Router {
     Router::new().fallback(dispatch).with_state(gateway)
 }
 
-/// What the host resolved to, stored in the request extensions for logging and handlers.
+/// Result of host resolution, stored in the request extensions for logging and handlers.
 #[derive(Clone, Debug)]
 pub enum ResolvedHost {
     Apex,
@@ -142,7 +142,7 @@ async fn dispatch(State(gateway): State<Gateway>, mut request: Request) -> Respo
 async fn serve_tenant(gateway: &Gateway, tenant_id: TenantId, request: Request) -> Response {
     let changes = !request.method().is_safe();
     // The whole body is read before the scope opens its transaction, so a client that sends its
-    // body slowly holds no pooled connection meanwhile. The body limit layer has already capped
+    // body slowly takes no pooled connection meanwhile. The body limit layer has already capped
     // its size. A failed read is either that cap or a client that went away; the latter never
     // sees the answer.
     let (parts, body) = request.into_parts();

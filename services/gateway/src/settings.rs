@@ -196,8 +196,8 @@ pub struct Settings {
     )]
     pub login_limit_window_seconds: u64,
 
-    /// Client addresses the in-process login attempt counter holds per window; bounds its
-    /// memory (an estimated 100 bytes each).
+    /// Maximum client addresses the in-process login attempt counter keeps per window, which
+    /// bounds its memory (an estimated 100 bytes each).
     #[arg(
         long,
         env = "MEP24WEB_LOGIN_LIMIT_MAX_TRACKED",

@@ -25,7 +25,7 @@ pub const DEFAULT_RETENTION_DAYS: i32 = 365;
 /// The retention an administrator may choose, in days.
 pub const RETENTION_DAYS: RangeInclusive<i32> = 30..=3650;
 
-/// What happened. The code of each variant is stored and must never change.
+/// Kind of audited event. The code of each variant is stored, so it must never change.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub enum AuditAction {
     LoginSucceeded,
@@ -77,7 +77,7 @@ impl AuditAction {
         Self::ImportCommitted,
     ];
 
-    /// The stored snake_case code; the locale key of its name is `audit.action.<code>`.
+    /// Returns the stored snake_case code. The locale key of its name is `audit.action.<code>`.
     pub fn code(self) -> &'static str {
         match self {
             Self::LoginSucceeded => "login_succeeded",
@@ -110,7 +110,7 @@ impl AuditAction {
     }
 }
 
-/// What an event is about: a kind, and the id and name of the row when there is one.
+/// Subject of an event: a kind, and the id and name of the row when there is one.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct AuditTarget {
     pub kind: &'static str,
@@ -119,7 +119,7 @@ pub struct AuditTarget {
 }
 
 impl AuditTarget {
-    /// A login (planner or employee account), named by its display name.
+    /// Builds the target for a login (planner or employee account), named by its display name.
     pub fn account(account: &account::Model) -> Self {
         Self {
             kind: "account",
@@ -128,7 +128,7 @@ impl AuditTarget {
         }
     }
 
-    /// An employee record, named "first last".
+    /// Builds the target for an employee record, named "first last".
     pub fn employee(id: i64, first_name: &str, last_name: &str) -> Self {
         Self {
             kind: "employee",
@@ -137,8 +137,8 @@ impl AuditTarget {
         }
     }
 
-    /// A failed login for a username that matches no account. The typed username is not
-    /// stored, because it is often a password typed into the wrong field.
+    /// Builds the target of a failed login for a username that matches no account. The typed
+    /// username is not stored, because it is often a password typed into the wrong field.
     pub fn unknown_username() -> Self {
         Self {
             kind: "username",
@@ -147,7 +147,7 @@ impl AuditTarget {
         }
     }
 
-    /// The tenant's settings.
+    /// Builds the target for the tenant's settings.
     pub fn settings() -> Self {
         Self {
             kind: "settings",
@@ -156,7 +156,7 @@ impl AuditTarget {
         }
     }
 
-    /// A committed CSV import of employees.
+    /// Builds the target for a committed CSV import of employees.
     pub fn import() -> Self {
         Self {
             kind: "import",

@@ -2,7 +2,7 @@
 
 use serde::Serialize;
 
-/// How the platform is reached from outside: scheme, base domain and the port, if not the default.
+/// Public address of the platform: scheme, base domain and the port, if not the default.
 #[derive(Clone, Debug, Serialize)]
 pub struct PublicUrls {
     pub scheme: String,

@@ -7,7 +7,7 @@ use chrono::{DateTime, Days, NaiveDate, NaiveTime, TimeZone, Utc};
 use mep24web_platform::audit::AuditAction;
 use serde::{Deserialize, Serialize};
 
-/// Longest text searched for in actor and target names, in characters.
+/// Maximum length of the text searched for in actor and target names, in characters.
 const MAX_SEARCH_CHARS: usize = 100;
 
 /// Field name → locale key of the message shown next to that field.

@@ -23,7 +23,7 @@ pub(super) struct EventPage {
     pub pages: u64,
 }
 
-/// Loads the page of the tenant's events that `filter` asks for, clamped to the last page.
+/// Loads the page of the tenant's events that `filter` selects, clamped to the last page.
 pub(super) async fn load_page<C: ConnectionTrait>(
     conn: &C,
     tenant_id: TenantId,

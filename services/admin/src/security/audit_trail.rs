@@ -10,7 +10,7 @@ use serde_json::json;
 
 use super::form::UserChanges;
 
-/// Who changes a planner user, and from where.
+/// Actor and source address of a change to a planner user.
 #[derive(Clone, Copy)]
 pub(super) struct Trail<'a> {
     pub actor: &'a account::Model,
