@@ -158,11 +158,13 @@ async fn login_in_tenant(
             return Err(failed());
         }
     };
-    second_factor::check_login(&state, &tenant, &account, totp_code.as_deref()).await?;
+    let method =
+        second_factor::check_login(&state, &tenant, &account, totp_code.as_deref(), client.0)
+            .await?;
 
     let token = sessions::create(&state.db, tenant.id, account.id, SessionKind::App).await?;
     let expires_at = token_expiry(&state, &tenant, &token).await?;
-    audit::record_login_success(&state.db, &account, client.0, "app", None).await?;
+    audit::record_login_success(&state.db, &account, client.0, "app", Some(method)).await?;
     tracing::info!(
         tenant_id = %tenant.id,
         account_id = account.id,

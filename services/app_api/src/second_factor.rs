@@ -2,25 +2,29 @@
 //!
 //! The app sends the code of the authenticator app, or a recovery code, as `totp_code` in the
 //! login body. Without it the API returns `second_factor_required`, so the app can ask for the
-//! code and send the login again. A wrong code returns the generic `login_failed` and counts
-//! towards the account's lockout. A planner whose tenant requires two-factor login but who has
+//! code and send the login again. A wrong code returns the generic `login_failed`, counts
+//! towards the account's lockout and is recorded in the audit log. A planner whose tenant requires two-factor login but who has
 //! not set it up gets `second_factor_setup_required`: the setup needs the browser.
+
+use std::net::IpAddr;
 
 use mep24web_entities::account;
 use mep24web_platform::totp::check;
-use mep24web_platform::{AppState, TenantContext, login, totp};
+use mep24web_platform::{AppState, TenantContext, audit, login, totp};
 
 use crate::error::ApiError;
 
-/// Checks the second factor after a correct password. Returns `Ok(())` when the login may go
-/// on: the account needs no second factor, or `totp_code` is correct (the login is then
-/// recorded as complete).
+/// Checks the second factor after a correct password. Returns the method of the login when it
+/// may go on: `password` when the account needs no second factor, else the kind of the correct
+/// `totp_code` (the login is then recorded as complete). A rejected code is recorded as a failed
+/// login from `source_ip`.
 pub(crate) async fn check_login(
     state: &AppState,
     tenant: &TenantContext,
     account: &account::Model,
     totp_code: Option<&str>,
-) -> Result<(), ApiError> {
+    source_ip: IpAddr,
+) -> Result<&'static str, ApiError> {
     if !totp::account::is_required_at_login(&state.db, tenant.id, account).await? {
         if totp::account::setup_required(&state.db, tenant.id, account).await? {
             tracing::info!(
@@ -30,7 +34,7 @@ pub(crate) async fn check_login(
             );
             return Err(ApiError::SecondFactorSetupRequired);
         }
-        return Ok(());
+        return Ok("password");
     }
     let Some(code) = totp_code.filter(|code| !code.trim().is_empty()) else {
         tracing::info!(
@@ -49,7 +53,7 @@ pub(crate) async fn check_login(
                 second_factor = method.as_str(),
                 "app login second factor accepted"
             );
-            Ok(())
+            Ok(method.as_str())
         }
         Err(rejection) => {
             tracing::info!(
@@ -58,6 +62,8 @@ pub(crate) async fn check_login(
                 reason = rejection.as_str(),
                 "app login failed"
             );
+            audit::record_second_factor_failure(&state.db, account, source_ip, rejection.as_str())
+                .await?;
             Err(ApiError::LoginFailed {
                 server: state.urls.base_domain.clone(),
             })
