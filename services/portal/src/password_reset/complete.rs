@@ -8,6 +8,8 @@ use axum::http::StatusCode;
 use axum::response::{IntoResponse, Redirect, Response};
 use chrono::Utc;
 use mep24web_entities::{account, password_token, tenant_settings};
+use mep24web_platform::audit::{self, AuditAction, AuditTarget};
+use mep24web_platform::client_ip::ClientIp;
 use mep24web_platform::db::Scoped;
 use mep24web_platform::passwords::check_new_password;
 use mep24web_platform::sessions::{self, may_sign_in};
@@ -54,12 +56,14 @@ pub(super) async fn show(
     }
 }
 
-/// Sets the new password, clears the lockout and the required password change, and ends every
-/// session and app token of the account. The token is claimed with a conditional update, so of
-/// two concurrent submits only one succeeds.
+/// Sets the new password, clears the lockout and the required password change, ends every
+/// session and app token of the account and records `password_reset`, in one transaction. The
+/// token is claimed with a conditional update, so of two concurrent submits only one succeeds.
+/// The event names the account as its actor, because the link proved access to its mailbox.
 pub(super) async fn submit(
     State(state): State<AppState>,
     tenant: TenantContext,
+    client: ClientIp,
     Path(token): Path<String>,
     Form(form): Form<ResetForm>,
 ) -> Result<Response, Error> {
@@ -120,6 +124,10 @@ pub(super) async fn submit(
         .exec(&txn)
         .await?;
     let ended = sessions::revoke_all_for_account(&txn, tenant.id, link.account.id).await?;
+    let target = AuditTarget::account(&link.account);
+    let details = serde_json::json!({ "sessions_ended": ended });
+    let action = AuditAction::PasswordReset;
+    audit::record_by(&txn, &link.account, action, target, client.0, details).await?;
     txn.commit().await?;
 
     tracing::info!(
