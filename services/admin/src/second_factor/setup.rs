@@ -7,6 +7,8 @@ use axum::extract::rejection::FormRejection;
 use axum::http::StatusCode;
 use axum::response::Response;
 use chrono::Utc;
+use mep24web_platform::audit::{self, AuditAction};
+use mep24web_platform::client_ip::ClientIp;
 use mep24web_platform::error::Result;
 use mep24web_platform::sessions::Authenticated;
 use mep24web_platform::totp::code::{decode_secret, matching_step, otpauth_uri};
@@ -52,10 +54,12 @@ pub(super) async fn render_setup(
 }
 
 /// Confirms the setup with a code of the secret shown on the page. A correct code turns
-/// two-factor login on, stores the hashes of ten new recovery codes and shows the codes once.
+/// two-factor login on, stores the hashes of ten new recovery codes and the audit event, and
+/// shows the codes once.
 pub(super) async fn confirm(
     State(state): State<AppState>,
     SetupPlanner(auth): SetupPlanner,
+    client: ClientIp,
     form: std::result::Result<Form<CodeForm>, FormRejection>,
 ) -> Result<Response> {
     let Form(form) = form.map_err(|_| Error::BadRequest("errors.bad_form"))?;
@@ -89,6 +93,7 @@ pub(super) async fn confirm(
         let errors = FieldErrors::from([("code", text("totp.setup.error_changed"))]);
         return render_setup(&state, &auth, None, &errors, StatusCode::CONFLICT).await;
     }
+    audit::record_own(&txn, &auth.account, AuditAction::TotpEnabled, client.0).await?;
     txn.commit().await?;
     tracing::info!(
         tenant_id = %tenant_id,
