@@ -9,6 +9,7 @@ pub mod m20261204_230000_row_level_security;
 mod m20261205_090000_self_service_reset;
 mod m20261206_090000_audit_events;
 mod m20261206_120000_one_open_invitation;
+pub mod m20261207_090000_user_groups;
 
 /// The ordered list of migrations.
 pub struct Migrator;
@@ -24,6 +25,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261205_090000_self_service_reset::Migration),
             Box::new(m20261206_090000_audit_events::Migration),
             Box::new(m20261206_120000_one_open_invitation::Migration),
+            Box::new(m20261207_090000_user_groups::Migration),
         ]
     }
 }

@@ -6,7 +6,7 @@ use mep24web_entities::{account, org_unit, password_token, tenant, tenant_settin
 use mep24web_platform::login::{DEFAULT_LOCKOUT_MINUTES, DEFAULT_MAX_FAILED_LOGINS};
 use mep24web_platform::urls::PublicUrls;
 use mep24web_platform::username::Username;
-use mep24web_platform::{TenantId, audit, db, tokens};
+use mep24web_platform::{TenantId, audit, db, rights, tokens};
 use sea_orm::{
     ActiveModelTrait, ColumnTrait, ConnectionTrait, DatabaseConnection, DbErr, EntityTrait,
     QueryFilter, QueryOrder, QuerySelect, Set, TransactionTrait,
@@ -139,6 +139,7 @@ pub async fn create_tenant(
     }
     .insert(&txn)
     .await?;
+    rights::create_builtin_groups(&txn, tenant_id).await?;
     let admin = account::ActiveModel {
         tenant_id: Set(tenant.id),
         kind: Set("planner".to_owned()),
@@ -146,7 +147,7 @@ pub async fn create_tenant(
         username_key: Set(admin_username.key().to_owned()),
         password_hash: Set(None),
         display_name: Set("Administrator".to_owned()),
-        role: Set(Some("administrator".to_owned())),
+        role: Set(Some(rights::ADMINISTRATOR_GROUP.to_owned())),
         email: Set(None),
         employee_id: Set(None),
         active: Set(true),

@@ -6,6 +6,7 @@
 //! names a PostgreSQL server, each `TestApp` gets its own database there instead, dropped when
 //! the `TestApp` is dropped.
 
+pub mod accounts;
 pub mod http;
 pub mod mail;
 pub mod postgres;

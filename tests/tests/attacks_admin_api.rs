@@ -1374,10 +1374,12 @@ fn configuration_paths(rows: &Rows) -> Vec<String> {
 }
 
 #[tokio::test]
-async fn plain_planner_forbidden_on_configuration() {
+async fn planner_without_rights_forbidden_on_configuration() {
     let app = spawn_app().await;
     let acme = admin(&app, "acme", "Apotheke am Markt").await;
     let rows = tenant_rows(&app, &acme.tenant, "Acme").await;
+    let no_rights = mep24web_tests::accounts::group_without_rights(&app, &acme.tenant).await;
+    mep24web_tests::accounts::set_group(&app, &acme.tenant, "planung", &no_rights).await;
     let (planner, _) = sign_in(&app, &acme.tenant, "planung", PLANNER_PASSWORD).await;
     let before = tenant_state(&app, &acme.tenant).await;
 

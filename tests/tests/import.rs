@@ -931,9 +931,10 @@ async fn import_routes_reject_other_tenant_cookie() {
 }
 
 #[tokio::test]
-async fn import_page_forbidden_for_plain_planner() {
+async fn import_page_forbidden_without_edit_right() {
     let app = spawn_app().await;
     let tenant = app.create_tenant("apotheke", "Apotheke am Markt").await;
+    let no_rights = mep24web_tests::accounts::group_without_rights(&app, &tenant).await;
     let now = Utc::now();
     let planner = account::ActiveModel {
         tenant_id: Set(tenant.id.get()),
@@ -942,7 +943,7 @@ async fn import_page_forbidden_for_plain_planner() {
         username_key: Set("planer".to_owned()),
         password_hash: Set(None),
         display_name: Set("Petra Planer".to_owned()),
-        role: Set(Some("planer".to_owned())),
+        role: Set(Some(no_rights)),
         email: Set(None),
         employee_id: Set(None),
         active: Set(true),

@@ -324,7 +324,7 @@ async fn accounts_of(app: &TestApp, tenant: &TestTenant) -> Vec<account::Model> 
         .unwrap()
 }
 
-/// Inserts a planner without the Administrator role and signs them in.
+/// Inserts a planner of the built-in Planer group and signs them in.
 async fn sign_in_planner(app: &TestApp, tenant: &TestTenant) -> reqwest::Client {
     let hash = app
         .state()
@@ -443,7 +443,7 @@ async fn start_page_without_session_redirects_to_login() {
 }
 
 #[tokio::test]
-async fn masterdata_as_planner_returns_403() {
+async fn masterdata_without_rights_returns_403() {
     let app = spawn_app().await;
     let data = fixture(&app, "markt").await;
     create_login(
@@ -456,6 +456,8 @@ async fn masterdata_as_planner_returns_403() {
     )
     .await;
     let planner = sign_in_planner(&app, &data.tenant).await;
+    let no_rights = mep24web_tests::accounts::group_without_rights(&app, &data.tenant).await;
+    mep24web_tests::accounts::set_group(&app, &data.tenant, "petra.planer", &no_rights).await;
     let units_before = units_of(&app, &data.tenant).await;
     let employees_before = employees_of(&app, &data.tenant).await;
     let accounts_before = accounts_of(&app, &data.tenant).await;
@@ -463,10 +465,7 @@ async fn masterdata_as_planner_returns_403() {
     let (status, body) = get_text(&planner, &url(&app, &data.tenant, "/admin")).await;
     assert_eq!(status, StatusCode::OK);
     assert!(body.contains("<h1>Willkommen, Petra Planer!</h1>"));
-    assert!(body.contains(
-        "Die Konfiguration (Stammdaten, Sicherheit, Einstellungen) ist Administratorinnen und \
-         Administratoren vorbehalten."
-    ));
+    assert!(body.contains("Ihre Benutzergruppe hat keine Rechte in der Konfiguration."));
     assert!(!body.contains("href=\"/admin/stammdaten\">Stammdaten</a>: "));
 
     let employee = data.employee;

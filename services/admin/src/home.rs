@@ -1,17 +1,17 @@
 //! `GET /admin`: the start page of the main program, with the access link and customer number
 //! that planners pass on to employees, and for administrators the entries of "Konfiguration".
 
-use axum::Router;
 use axum::extract::State;
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
+use mep24web_platform::routes::{Access, RouteTable};
 use mep24web_platform::sessions::Planner;
 use mep24web_platform::web::base_context;
 use mep24web_platform::{AppState, Error, templates};
 
 /// Returns the route of the start page.
-pub fn router() -> Router<AppState> {
-    Router::new().route("/admin", get(start_page))
+pub fn routes() -> RouteTable {
+    RouteTable::new().get("/admin", get(start_page), Access::Planner)
 }
 
 async fn start_page(

@@ -1,9 +1,10 @@
 //! The main program (Hauptprogramm) for planners: master data, CSV import, invitations, planner
 //! users, settings and the planner's own two-factor login. Every route takes a planner or
-//! administrator extractor, so no handler runs without a signed-in account of the host's tenant.
+//! [`Allowed`](mep24web_platform::rights::Allowed) extractor, so no handler runs without a
+//! signed-in planner of the host's tenant, and each route's required access is listed in its
+//! [`RouteTable`].
 
-use axum::Router;
-use mep24web_platform::AppState;
+use mep24web_platform::routes::RouteTable;
 
 mod audit_log;
 mod home;
@@ -15,14 +16,14 @@ mod security;
 mod settings;
 
 /// Returns the routes of the main program, all under `/admin`.
-pub fn router() -> Router<AppState> {
-    Router::new()
-        .merge(home::router())
-        .merge(masterdata::router())
-        .merge(import::router())
-        .merge(invitations::router())
-        .merge(security::router())
-        .merge(audit_log::router())
-        .merge(second_factor::router())
-        .merge(settings::router())
+pub fn routes() -> RouteTable {
+    RouteTable::new()
+        .merge(home::routes())
+        .merge(masterdata::routes())
+        .merge(import::routes())
+        .merge(invitations::routes())
+        .merge(security::routes())
+        .merge(audit_log::routes())
+        .merge(second_factor::routes())
+        .merge(settings::routes())
 }

@@ -8,6 +8,7 @@ use axum::Router;
 use axum::http::Method;
 use axum::routing::{MethodFilter, MethodRouter, on};
 use mep24web_platform::AppState;
+use mep24web_platform::routes::{Access, RouteTable};
 
 pub mod auth;
 pub mod error;
@@ -20,6 +21,7 @@ mod second_factor;
 struct Operation {
     method: Method,
     path: &'static str,
+    access: Access,
     route: MethodRouter<AppState>,
 }
 
@@ -29,26 +31,40 @@ fn operations() -> Vec<Operation> {
         operation(
             Method::POST,
             "/login",
+            Access::Public,
             on(MethodFilter::POST, handlers::login),
         ),
-        operation(Method::GET, "/me", on(MethodFilter::GET, handlers::me)),
+        operation(
+            Method::GET,
+            "/me",
+            Access::AppToken,
+            on(MethodFilter::GET, handlers::me),
+        ),
         operation(
             Method::POST,
             "/logout",
+            Access::AppToken,
             on(MethodFilter::POST, handlers::logout),
         ),
         operation(
             Method::GET,
             "/openapi.json",
+            Access::Public,
             on(MethodFilter::GET, handlers::openapi_document),
         ),
     ]
 }
 
-fn operation(method: Method, path: &'static str, route: MethodRouter<AppState>) -> Operation {
+fn operation(
+    method: Method,
+    path: &'static str,
+    access: Access,
+    route: MethodRouter<AppState>,
+) -> Operation {
     Operation {
         method,
         path,
+        access,
         route,
     }
 }
@@ -62,15 +78,26 @@ pub fn operation_list() -> Vec<(Method, &'static str)> {
         .collect()
 }
 
+/// Returns the API operations with the access each requires, paths relative to the API
+/// prefix.
+pub fn routes() -> RouteTable {
+    operations()
+        .into_iter()
+        .fold(RouteTable::new(), |table, operation| {
+            table.route(
+                operation.path,
+                operation.route,
+                &[(operation.method, operation.access)],
+            )
+        })
+}
+
 /// Returns the API routes, which the gateway nests under `/api/app/v1`. Unknown paths return
 /// 404 and known paths called with another method return 405, both as JSON errors.
 pub fn router() -> Router<AppState> {
-    let mut router = Router::new();
-    for operation in operations() {
-        router = router.route(operation.path, operation.route);
-    }
     // Set after the routes, because it applies to the routes that exist at this point.
-    router
+    routes()
+        .into_router()
         .method_not_allowed_fallback(handlers::method_not_allowed)
         .fallback(handlers::not_found)
 }

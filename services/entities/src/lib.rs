@@ -17,6 +17,8 @@ pub mod session;
 pub mod tenant;
 pub mod tenant_domain;
 pub mod tenant_settings;
+pub mod user_group;
+pub mod user_group_right;
 
 use sea_orm::EntityTrait;
 
@@ -48,5 +50,7 @@ tenant_owned!(
     recovery_code,
     session,
     tenant_domain,
-    tenant_settings
+    tenant_settings,
+    user_group,
+    user_group_right
 );

@@ -7,17 +7,25 @@ use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Redirect, Response};
 use axum::routing::get;
 use mep24web_platform::error::error_page;
+use mep24web_platform::routes::{Access, RouteTable};
 use mep24web_platform::{AppState, TenantContext, templates};
 use mep24web_tenancy::CustomerNumber;
 use mep24web_tenancy::resolver::{context_of, unscoped_find_by_customer_number};
 use serde::Deserialize;
 
+/// The routes of the apex host besides the app API: landing page, access-link finder and the
+/// language switch.
+pub fn apex_routes() -> RouteTable {
+    RouteTable::new()
+        .get("/", get(landing), Access::Public)
+        .get("/find", get(find_access_link), Access::Public)
+        .get("/lang/{code}", get(switch_language), Access::Public)
+}
+
 /// Routes of the apex host: landing page, access-link finder and the app API.
 pub fn apex_router(state: AppState) -> Router {
-    Router::new()
-        .route("/", get(landing))
-        .route("/find", get(find_access_link))
-        .route("/lang/{code}", get(switch_language))
+    apex_routes()
+        .into_router()
         .nest(
             "/api/app/v1",
             mep24web_app_api::router().layer(axum::middleware::from_fn_with_state(
@@ -29,12 +37,19 @@ pub fn apex_router(state: AppState) -> Router {
         .with_state(state)
 }
 
+/// The routes of a tenant host, with the access each requires: the portal (login,
+/// registration), the main program and the language switch.
+pub fn tenant_routes() -> RouteTable {
+    RouteTable::new()
+        .merge(mep24web_portal::routes())
+        .merge(mep24web_admin::routes())
+        .get("/lang/{code}", get(switch_language), Access::Public)
+}
+
 /// Routes of a tenant host: the portal (login, registration) and the main program.
 pub fn tenant_router(state: AppState) -> Router {
-    Router::new()
-        .merge(mep24web_portal::router())
-        .merge(mep24web_admin::router())
-        .route("/lang/{code}", get(switch_language))
+    tenant_routes()
+        .into_router()
         .fallback(not_found)
         .with_state(state)
 }
@@ -42,9 +57,10 @@ pub fn tenant_router(state: AppState) -> Router {
 /// Routes of a host that belongs to no tenant: every path shows the unknown-host page, and the
 /// finder form works here too.
 pub fn unknown_host_router(state: AppState) -> Router {
-    Router::new()
-        .route("/find", get(find_access_link))
-        .route("/lang/{code}", get(switch_language))
+    RouteTable::new()
+        .get("/find", get(find_access_link), Access::Public)
+        .get("/lang/{code}", get(switch_language), Access::Public)
+        .into_router()
         .fallback(unknown_host)
         .with_state(state)
 }

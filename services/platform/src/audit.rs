@@ -49,11 +49,16 @@ pub enum AuditAction {
     EmployeeCreated,
     EmployeeUpdated,
     ImportCommitted,
+    GroupCreated,
+    GroupUpdated,
+    GroupDeleted,
+    PasswordResetRequested,
+    RecoveryCodesRenewed,
 }
 
 impl AuditAction {
     /// Every action, in the order the filter on the log page lists them.
-    pub const ALL: [Self; 21] = [
+    pub const ALL: [Self; 26] = [
         Self::LoginSucceeded,
         Self::LoginFailed,
         Self::InvitationSent,
@@ -75,6 +80,11 @@ impl AuditAction {
         Self::EmployeeCreated,
         Self::EmployeeUpdated,
         Self::ImportCommitted,
+        Self::GroupCreated,
+        Self::GroupUpdated,
+        Self::GroupDeleted,
+        Self::PasswordResetRequested,
+        Self::RecoveryCodesRenewed,
     ];
 
     /// Returns the stored snake_case code. The locale key of its name is `audit.action.<code>`.
@@ -101,6 +111,11 @@ impl AuditAction {
             Self::EmployeeCreated => "employee_created",
             Self::EmployeeUpdated => "employee_updated",
             Self::ImportCommitted => "import_committed",
+            Self::GroupCreated => "group_created",
+            Self::GroupUpdated => "group_updated",
+            Self::GroupDeleted => "group_deleted",
+            Self::PasswordResetRequested => "password_reset_requested",
+            Self::RecoveryCodesRenewed => "recovery_codes_renewed",
         }
     }
 
@@ -153,6 +168,15 @@ impl AuditTarget {
             kind: "settings",
             id: None,
             name: None,
+        }
+    }
+
+    /// Builds the target for a user group (Benutzergruppe), named by its name.
+    pub fn user_group(id: i64, name: &str) -> Self {
+        Self {
+            kind: "user_group",
+            id: Some(id),
+            name: Some(name.to_owned()),
         }
     }
 
@@ -371,6 +395,7 @@ pub async fn delete_expired<C: ConnectionTrait>(conn: &C) -> Result<u64, DbErr> 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::i18n::{self, Locale};
 
     #[test]
     fn action_codes_round_trip() {
@@ -385,6 +410,17 @@ mod tests {
         codes.sort_unstable();
         codes.dedup();
         assert_eq!(codes.len(), AuditAction::ALL.len());
+    }
+
+    #[test]
+    fn every_action_has_a_name_in_both_languages() {
+        for locale in [Locale::De, Locale::En] {
+            let keys = i18n::keys(locale);
+            for action in AuditAction::ALL {
+                let key = format!("audit.action.{}", action.code());
+                assert!(keys.contains(&key), "{key} missing in {locale:?}");
+            }
+        }
     }
 
     #[test]

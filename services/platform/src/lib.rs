@@ -12,6 +12,8 @@ pub mod login;
 pub mod mail;
 pub mod passwords;
 pub mod rate_limit;
+pub mod rights;
+pub mod routes;
 pub mod sessions;
 pub mod state;
 pub mod templates;

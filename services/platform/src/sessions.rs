@@ -10,6 +10,7 @@ use sea_orm::{ActiveModelTrait, ColumnTrait, ConnectionTrait, DbErr, QueryFilter
 
 use crate::db::Scoped;
 use crate::error::Error;
+use crate::rights::Grants;
 use crate::state::AppState;
 use crate::tenant::{TenantContext, TenantId};
 use crate::tokens;
@@ -147,6 +148,8 @@ pub async fn revoke_all_for_account<C: ConnectionTrait>(
 #[derive(Clone, Debug)]
 pub struct Authenticated {
     pub account: account::Model,
+    /// The rights of a planner's user group, read with the session; empty for employees.
+    pub grants: Grants,
     pub session_id: i64,
     pub tenant: TenantContext,
 }
@@ -156,8 +159,9 @@ impl Authenticated {
         self.account.kind == "planner"
     }
 
+    /// Returns true for a member of the built-in Administrator group.
     pub fn is_administrator(&self) -> bool {
-        self.is_planner() && self.account.role.as_deref() == Some("administrator")
+        self.is_planner() && self.grants.is_administrator()
     }
 }
 
@@ -217,8 +221,14 @@ pub async fn authenticate<C: ConnectionTrait>(
             .exec(conn)
             .await?;
     }
+    let grants = if account.kind == "planner" {
+        Grants::load(conn, tenant.id, account.role.as_deref()).await?
+    } else {
+        Grants::default()
+    };
     Ok(Ok(Authenticated {
         account,
+        grants,
         session_id: row.id,
         tenant: tenant.clone(),
     }))
@@ -304,25 +314,6 @@ where
         let app = AppState::from_ref(state);
         if totp::account::setup_required(&app.db, signed_in.tenant.id, &signed_in.account).await? {
             return Err(Error::SecondFactorSetupRequired);
-        }
-        Ok(Self(signed_in))
-    }
-}
-
-/// A signed-in planner with the Administrator role, the only one who reaches Konfiguration.
-pub struct Administrator(pub Authenticated);
-
-impl<S> FromRequestParts<S> for Administrator
-where
-    AppState: FromRef<S>,
-    S: Send + Sync,
-{
-    type Rejection = Error;
-
-    async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, Self::Rejection> {
-        let Planner(signed_in) = Planner::from_request_parts(parts, state).await?;
-        if !signed_in.is_administrator() {
-            return Err(Error::Forbidden);
         }
         Ok(Self(signed_in))
     }

@@ -3,10 +3,11 @@
 use minijinja::Value;
 
 use crate::TenantContext;
+use crate::rights::{Grants, Right};
 use crate::sessions::Authenticated;
 
-/// Returns the base template context: `tenant` (name, customer number), `user` (display name and
-/// role flags, or none) and `section` (which navigation entry is current).
+/// Returns the base template context: `tenant` (name, customer number), `user` (display name,
+/// the administrator flag and `can.<right code>` for each held right, or none) and `section` (which navigation entry is current).
 pub fn base_context(tenant: &TenantContext, user: Option<&Authenticated>, section: &str) -> Value {
     let user = user.map(|signed_in| {
         minijinja::context! {
@@ -14,6 +15,7 @@ pub fn base_context(tenant: &TenantContext, user: Option<&Authenticated>, sectio
             username => signed_in.account.username,
             is_planner => signed_in.is_planner(),
             is_administrator => signed_in.is_administrator(),
+            can => rights_flags(&signed_in.grants),
         }
     });
     minijinja::context! {
@@ -24,4 +26,13 @@ pub fn base_context(tenant: &TenantContext, user: Option<&Authenticated>, sectio
         user => user,
         section => section,
     }
+}
+
+/// Returns `{<right code>: true}` for each right held, for the navigation.
+fn rights_flags(grants: &Grants) -> Value {
+    Value::from_iter(
+        Right::ALL
+            .into_iter()
+            .map(|right| (right.code(), grants.has(right))),
+    )
 }

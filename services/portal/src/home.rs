@@ -1,12 +1,12 @@
 //! The employee's start page in the portal, `/portal`.
 
-use axum::Router;
 use axum::extract::{Query, State};
 use axum::http::StatusCode;
 use axum::response::Response;
 use axum::routing::get;
 use mep24web_entities::{employee, org_unit};
 use mep24web_platform::db::Scoped;
+use mep24web_platform::routes::{Access, RouteTable};
 use mep24web_platform::sessions::Employee;
 use mep24web_platform::web::base_context;
 use mep24web_platform::{AppState, Error};
@@ -18,8 +18,8 @@ use crate::forms::{self, NoticeQuery};
 /// (organization, branch, department), and the extra levels stop the walk if rows form a cycle.
 const MAX_TREE_DEPTH: usize = 8;
 
-pub fn router() -> Router<AppState> {
-    Router::new().route("/portal", get(show))
+pub fn routes() -> RouteTable {
+    RouteTable::new().get("/portal", get(show), Access::Employee)
 }
 
 /// The branch and department above an employee's unit in the organization tree.

@@ -6,8 +6,7 @@
 //! self-service password reset and the employee start page. Every handler takes the tenant resolved from the host, and every query
 //! goes through `Scoped`, so a token, cookie or id of another tenant is treated as missing.
 
-use axum::Router;
-use mep24web_platform::AppState;
+use mep24web_platform::routes::RouteTable;
 
 mod attempt_limit;
 mod forms;
@@ -24,13 +23,13 @@ mod signin;
 /// Returns the portal's routes on the tenant host: `/`, `/login`, `/logout`, `/setup/{token}`,
 /// `/register/{token}`, `/password/change`, `/password/forgot`, `/reset/{token}`,
 /// `/login/zwei-faktor` and `/portal`.
-pub fn router() -> Router<AppState> {
-    Router::new()
-        .merge(login::router())
-        .merge(setup::router())
-        .merge(register::router())
-        .merge(password::router())
-        .merge(password_reset::router())
-        .merge(second_factor::router())
-        .merge(home::router())
+pub fn routes() -> RouteTable {
+    RouteTable::new()
+        .merge(login::routes())
+        .merge(setup::routes())
+        .merge(register::routes())
+        .merge(password::routes())
+        .merge(password_reset::routes())
+        .merge(second_factor::routes())
+        .merge(home::routes())
 }

@@ -1,7 +1,6 @@
 //! Login and logout at the access link, for planners and employees alike, and the start path
 //! `/` that sends each visitor to their area.
 
-use axum::Router;
 use axum::extract::{Query, State};
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Redirect, Response};
@@ -11,6 +10,7 @@ use mep24web_platform::audit;
 use mep24web_platform::client_ip::ClientIp;
 use mep24web_platform::db::Scoped;
 use mep24web_platform::login::{self, DEFAULT_LOCKOUT_MINUTES, DEFAULT_MAX_FAILED_LOGINS};
+use mep24web_platform::routes::{Access, RouteTable};
 use mep24web_platform::sessions;
 use mep24web_platform::web::base_context;
 use mep24web_platform::{AppState, Error, TenantContext};
@@ -26,11 +26,11 @@ use crate::signin;
 /// Maximum length of the username echoed back into the form after a failed login, in characters.
 const MAX_ECHOED_USERNAME_CHARS: usize = 256;
 
-pub fn router() -> Router<AppState> {
-    Router::new()
-        .route("/", get(start))
-        .route("/login", get(show).post(submit))
-        .route("/logout", post(logout))
+pub fn routes() -> RouteTable {
+    RouteTable::new()
+        .get("/", get(start), Access::Public)
+        .get_post("/login", get(show).post(submit), Access::Public)
+        .post("/logout", post(logout), Access::Public)
 }
 
 #[derive(Debug, Default, Deserialize)]

@@ -1,7 +1,6 @@
 //! The password change at `/password/change` for every signed-in account, required before
 //! anything else while `must_change_password` is set.
 
-use axum::Router;
 use axum::extract::State;
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Redirect, Response};
@@ -13,6 +12,7 @@ use mep24web_platform::client_ip::ClientIp;
 use mep24web_platform::db::Scoped;
 use mep24web_platform::login;
 use mep24web_platform::passwords::check_new_password;
+use mep24web_platform::routes::{Access, RouteTable};
 use mep24web_platform::sessions::{Authenticated, SignedIn};
 use mep24web_platform::web::base_context;
 use mep24web_platform::{AppState, Error};
@@ -24,8 +24,8 @@ use serde::Deserialize;
 use crate::forms::{self, Form, FormErrors, password_field};
 use crate::signin;
 
-pub fn router() -> Router<AppState> {
-    Router::new().route("/password/change", get(show).post(submit))
+pub fn routes() -> RouteTable {
+    RouteTable::new().get_post("/password/change", get(show).post(submit), Access::SignedIn)
 }
 
 #[derive(Debug, Default, Deserialize)]

@@ -4,7 +4,6 @@
 //! which shows a notice together with the access link and the customer number, so the employee
 //! learns where to log in from then on. The registration form states this before it is sent.
 
-use axum::Router;
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Redirect, Response};
@@ -16,6 +15,7 @@ use mep24web_platform::client_ip::ClientIp;
 use mep24web_platform::db::{self, Scoped};
 use mep24web_platform::i18n::Locale;
 use mep24web_platform::passwords::check_new_password;
+use mep24web_platform::routes::{Access, RouteTable};
 use mep24web_platform::username::Username;
 use mep24web_platform::web::base_context;
 use mep24web_platform::{AppState, Error, TenantContext};
@@ -31,8 +31,8 @@ use crate::forms::{self, Form, FormErrors, password_field};
 use crate::invitation_link::{self, LinkStatus, MAX_SECURITY_CODE_FAILURES, Usable};
 use crate::signin;
 
-pub fn router() -> Router<AppState> {
-    Router::new().route("/register/{token}", get(show).post(submit))
+pub fn routes() -> RouteTable {
+    RouteTable::new().get_post("/register/{token}", get(show).post(submit), Access::Public)
 }
 
 #[derive(Debug, Default, Deserialize)]

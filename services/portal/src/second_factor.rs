@@ -5,7 +5,6 @@
 //! authenticator app or a recovery code. Only a correct code creates the web session, with a
 //! new id, and deletes the pending state. Wrong codes count towards the account's lockout.
 
-use axum::Router;
 use axum::extract::State;
 use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::{IntoResponse, Redirect, Response};
@@ -13,6 +12,7 @@ use axum::routing::get;
 use mep24web_entities::account;
 use mep24web_platform::audit;
 use mep24web_platform::client_ip::ClientIp;
+use mep24web_platform::routes::{Access, RouteTable};
 use mep24web_platform::totp::check::{self, Method, Rejection};
 use mep24web_platform::totp::{SETUP_PATH, pending};
 use mep24web_platform::web::base_context;
@@ -26,8 +26,8 @@ use crate::signin;
 /// Path of the code step.
 const PATH: &str = "/login/zwei-faktor";
 
-pub fn router() -> Router<AppState> {
-    Router::new().route(PATH, get(show).post(submit))
+pub fn routes() -> RouteTable {
+    RouteTable::new().get_post(PATH, get(show).post(submit), Access::Public)
 }
 
 #[derive(Debug, Default, Deserialize)]

@@ -5,7 +5,6 @@
 //! 72 hours. An unknown, used or expired token, and a token of another tenant, all get the same
 //! 404 page.
 
-use axum::Router;
 use axum::extract::{Path, State};
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::Response;
@@ -14,6 +13,7 @@ use chrono::Utc;
 use mep24web_entities::{account, password_token};
 use mep24web_platform::db::Scoped;
 use mep24web_platform::passwords::check_new_password;
+use mep24web_platform::routes::{Access, RouteTable};
 use mep24web_platform::sessions::{self, may_sign_in};
 use mep24web_platform::web::base_context;
 use mep24web_platform::{AppState, Error, TenantContext, tokens};
@@ -28,8 +28,8 @@ use crate::signin;
 /// The `password_tokens.purpose` of setup links.
 const PURPOSE: &str = "setup";
 
-pub fn router() -> Router<AppState> {
-    Router::new().route("/setup/{token}", get(show).post(submit))
+pub fn routes() -> RouteTable {
+    RouteTable::new().get_post("/setup/{token}", get(show).post(submit), Access::Public)
 }
 
 #[derive(Debug, Default, Deserialize)]

@@ -6,7 +6,6 @@
 //!
 //! [`Scoped`]: mep24web_platform::db::Scoped
 
-use axum::Router;
 use axum::extract::rejection::QueryRejection;
 use axum::extract::{Query, State};
 use axum::http::StatusCode;
@@ -16,7 +15,8 @@ use mep24web_entities::audit_event;
 use mep24web_platform::audit::AuditAction;
 use mep24web_platform::error::Result;
 use mep24web_platform::i18n::{self, Locale};
-use mep24web_platform::sessions::Administrator;
+use mep24web_platform::rights::{Allowed, Right, need};
+use mep24web_platform::routes::{Access, RouteTable};
 use mep24web_platform::{AppState, templates, web};
 use minijinja::{Value, context};
 
@@ -29,15 +29,15 @@ use filter::{Filter, FilterQuery};
 const PATH: &str = "/admin/sicherheit/protokoll";
 
 /// Returns the route of the log page.
-pub fn router() -> Router<AppState> {
-    Router::new().route(PATH, get(show))
+pub fn routes() -> RouteTable {
+    RouteTable::new().get(PATH, get(show), Access::Right(Right::ViewAuditLog))
 }
 
 /// Shows one page of the log. A filter with an invalid date shows the form with the error and
 /// no rows, with status 422.
 async fn show(
     State(state): State<AppState>,
-    Administrator(auth): Administrator,
+    Allowed { auth, .. }: Allowed<need::ViewAuditLog>,
     query: std::result::Result<Query<FilterQuery>, QueryRejection>,
 ) -> Result<Response> {
     let raw = query.map(|Query(q)| q).unwrap_or_default();
@@ -129,8 +129,9 @@ fn row(event: &audit_event::Model, zone: chrono_tz::Tz, locale: Locale) -> Value
     }
 }
 
-/// Renders the JSON details as `key: value` pairs separated by semicolons; lists are joined
-/// with commas. Text that is not a JSON object is shown as stored.
+/// Renders the JSON details as `key: value` pairs separated by semicolons. Lists are joined
+/// with commas, and a change `{"from": a, "to": b}` reads `a → b`, with `–` for no value. Text
+/// that is not a JSON object is shown as stored.
 fn details_text(details: &str) -> String {
     let Ok(serde_json::Value::Object(map)) = serde_json::from_str::<serde_json::Value>(details)
     else {
@@ -145,10 +146,19 @@ fn details_text(details: &str) -> String {
 
 fn plain(value: &serde_json::Value) -> String {
     match value {
+        serde_json::Value::Null => "–".to_owned(),
         serde_json::Value::String(text) => text.clone(),
         serde_json::Value::Array(items) => items.iter().map(plain).collect::<Vec<_>>().join(", "),
+        serde_json::Value::Object(map) if is_change(map) => {
+            format!("{} → {}", plain(&map["from"]), plain(&map["to"]))
+        }
         other => other.to_string(),
     }
+}
+
+/// Returns true for an object with exactly the keys `from` and `to`.
+fn is_change(map: &serde_json::Map<String, serde_json::Value>) -> bool {
+    map.len() == 2 && map.contains_key("from") && map.contains_key("to")
 }
 
 #[cfg(test)]
@@ -159,6 +169,13 @@ mod tests {
     fn details_show_lists_and_skip_nulls() {
         let text = details_text(r#"{"fields":["lockout_minutes","security_code"],"method":null}"#);
         assert_eq!(text, "fields: lockout_minutes, security_code");
+    }
+
+    #[test]
+    fn details_show_changes_with_arrow() {
+        let text =
+            details_text(r#"{"fields":["exit_date"],"exit_date":{"from":null,"to":"2026-12-31"}}"#);
+        assert_eq!(text, "exit_date: – → 2026-12-31; fields: exit_date");
     }
 
     #[test]

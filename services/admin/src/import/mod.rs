@@ -9,18 +9,22 @@ mod plan;
 mod upload;
 mod view;
 
+use axum::Form;
 use axum::extract::multipart::MultipartRejection;
 use axum::extract::rejection::FormRejection;
 use axum::extract::{DefaultBodyLimit, Multipart, State};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Redirect, Response};
 use axum::routing::{get, post};
-use axum::{Form, Router};
 use mep24web_employee_import::{FileError, MAX_ROWS, ParsedImport};
+use mep24web_platform::audit::{self, AuditAction, AuditTarget};
+use mep24web_platform::client_ip::ClientIp;
 use mep24web_platform::db::{self, Scoped};
 use mep24web_platform::error::Result;
 use mep24web_platform::i18n;
-use mep24web_platform::sessions::{Administrator, Authenticated};
+use mep24web_platform::rights::{Allowed, Right, need};
+use mep24web_platform::routes::{Access, RouteTable};
+use mep24web_platform::sessions::Authenticated;
 use mep24web_platform::web::base_context;
 use mep24web_platform::{AppState, Error, templates};
 use serde::Deserialize;
@@ -31,27 +35,30 @@ const UPLOAD_PATH: &str = "/admin/stammdaten/import";
 const CONFIRM_PATH: &str = "/admin/stammdaten/import/bestaetigen";
 
 /// Returns the routes of the import, each with a body limit that fits its form.
-pub fn router() -> Router<AppState> {
-    Router::new()
-        .route(
+pub fn routes() -> RouteTable {
+    let edit = Access::Right(Right::EditMasterData);
+    RouteTable::new()
+        .get_post(
             UPLOAD_PATH,
             get(upload_form)
                 .post(preview)
                 .layer(DefaultBodyLimit::max(upload::UPLOAD_BODY_BYTES)),
+            edit,
         )
-        .route(
+        .post(
             CONFIRM_PATH,
             post(confirm).layer(DefaultBodyLimit::max(upload::CONFIRM_BODY_BYTES)),
+            edit,
         )
 }
 
-async fn upload_form(Administrator(auth): Administrator) -> Result<Response> {
+async fn upload_form(Allowed { auth, .. }: Allowed<need::EditMasterData>) -> Result<Response> {
     render_upload(&auth, StatusCode::OK, None)
 }
 
 async fn preview(
     State(state): State<AppState>,
-    Administrator(auth): Administrator,
+    Allowed { auth, reach, .. }: Allowed<need::EditMasterData>,
     multipart: Result<Multipart, MultipartRejection>,
 ) -> Result<Response> {
     let locale = i18n::current_locale();
@@ -80,7 +87,7 @@ async fn preview(
         Err(error) => return render_file_error(&auth, &error),
     };
     let snapshot = load_snapshot(&state, &auth).await?;
-    let plan = Plan::build(&parsed, &snapshot);
+    let plan = Plan::build_within(&parsed, &snapshot, &reach);
     let file = FileShown {
         name: &upload.file_name,
         bytes: &upload.bytes,
@@ -105,9 +112,12 @@ struct ConfirmForm {
     plan: String,
 }
 
+/// Writes the confirmed file and its audit event in one transaction, unless the data changed
+/// since the preview.
 async fn confirm(
     State(state): State<AppState>,
-    Administrator(auth): Administrator,
+    Allowed { auth, reach, .. }: Allowed<need::EditMasterData>,
+    client: ClientIp,
     form: Result<Form<ConfirmForm>, FormRejection>,
 ) -> Result<Response> {
     let Ok(Form(form)) = form else {
@@ -136,7 +146,7 @@ async fn confirm(
     db::lock_tenant(&txn, auth.tenant.id).await?;
     let scope = Scoped::new(&txn, auth.tenant.id);
     let snapshot = Snapshot::load(&scope).await?;
-    let plan = Plan::build(&parsed, &snapshot);
+    let plan = Plan::build_within(&parsed, &snapshot, &reach);
     if !plan.is_valid() {
         return render_preview(
             &auth,
@@ -169,7 +179,7 @@ async fn confirm(
                 "employee import collided with a concurrent change"
             );
             let snapshot = load_snapshot(&state, &auth).await?;
-            let plan = Plan::build(&parsed, &snapshot);
+            let plan = Plan::build_within(&parsed, &snapshot, &reach);
             let alert = i18n::text(locale, "import.plan_changed");
             return render_preview(
                 &auth,
@@ -182,6 +192,16 @@ async fn confirm(
         }
         Err(error) => return Err(error.into()),
     };
+    // The digest ties the event to the exact file, whose name and rows stay out of the log.
+    let details = serde_json::json!({
+        "created": applied.created,
+        "updated": applied.updated,
+        "new_units": plan.new_units.len(),
+        "file_sha256": upload::digest(&bytes),
+    });
+    let action = AuditAction::ImportCommitted;
+    let target = AuditTarget::import();
+    audit::record_by(&txn, &auth.account, action, target, client.0, details).await?;
     txn.commit().await?;
 
     tracing::info!(

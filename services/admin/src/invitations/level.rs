@@ -7,6 +7,7 @@ use chrono::{DateTime, NaiveDate, Utc};
 use mep24web_entities::{account, employee, invitation, org_unit};
 use mep24web_platform::Error;
 use mep24web_platform::db::Scoped;
+use mep24web_platform::rights::Reach;
 use sea_orm::{ColumnTrait, ConnectionTrait, DbErr, QueryFilter, QueryOrder};
 
 use super::status::PortalStatus;
@@ -21,6 +22,8 @@ pub struct Level {
     units: HashMap<i64, org_unit::Model>,
     /// The level and every node below it.
     pub subtree: Vec<i64>,
+    /// The part of the organization the planner may invite in.
+    reach: Reach,
 }
 
 impl Level {
@@ -58,7 +61,45 @@ impl Level {
             root,
             units: units.into_iter().map(|unit| (unit.id, unit)).collect(),
             subtree,
+            reach: Reach::Everything,
         })
+    }
+
+    /// Loads a level like [`Level::load`] for a planner whose right to invite covers only
+    /// `reach`: the level must contain part of the reach, its employees are only those within
+    /// it, and without `id` the first level that does is chosen. Anything else is not found.
+    pub async fn load_within<C: ConnectionTrait>(
+        scope: &Scoped<'_, C>,
+        id: Option<i64>,
+        reach: &Reach,
+    ) -> Result<Self, Error> {
+        let mut level = Self::load(scope, id).await?;
+        if reach.is_everything() {
+            return Ok(level);
+        }
+        level.reach = reach.clone();
+        if id.is_none() && !level.reaches(level.unit.id) {
+            let first = level
+                .choices()
+                .first()
+                .map(|unit| unit.id)
+                .ok_or(Error::NotFound)?;
+            level = Self::load(scope, Some(first)).await?;
+            level.reach = reach.clone();
+        }
+        level.subtree.retain(|id| reach.contains(*id));
+        if level.subtree.is_empty() {
+            return Err(Error::NotFound);
+        }
+        Ok(level)
+    }
+
+    /// Returns true when the node or a node below it lies within the reach.
+    fn reaches(&self, id: i64) -> bool {
+        let units: Vec<org_unit::Model> = self.units.values().cloned().collect();
+        descendants(&units, id)
+            .into_iter()
+            .any(|node| self.reach.contains(node))
     }
 
     /// Returns the levels a planner can switch to: the organization, then its branches by name.
@@ -69,7 +110,10 @@ impl Level {
             .filter(|unit| unit.kind == "branch" && unit.parent_id == Some(self.root.id))
             .collect();
         branches.sort_by_key(|unit| unit.name.to_lowercase());
-        std::iter::once(&self.root).chain(branches).collect()
+        std::iter::once(&self.root)
+            .chain(branches)
+            .filter(|unit| self.reach.is_everything() || self.reaches(unit.id))
+            .collect()
     }
 
     /// Returns "Branch / Department" for a node below the root, the organization's name for

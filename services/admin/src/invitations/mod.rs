@@ -10,18 +10,20 @@ mod status;
 use std::collections::HashSet;
 use std::fmt::Write as _;
 
+use axum::Form;
 use axum::extract::rejection::{FormRejection, QueryRejection};
 use axum::extract::{Query, State};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Redirect, Response};
 use axum::routing::get;
-use axum::{Form, Router};
 use chrono::{DateTime, Utc};
 use mep24web_entities::tenant_settings;
 use mep24web_platform::db::{self, Scoped};
 use mep24web_platform::error::Result;
 use mep24web_platform::i18n::{self, Locale};
-use mep24web_platform::sessions::{Administrator, Authenticated};
+use mep24web_platform::rights::{Allowed, Reach, Right, need};
+use mep24web_platform::routes::{Access, RouteTable};
+use mep24web_platform::sessions::Authenticated;
 use mep24web_platform::web::base_context;
 use mep24web_platform::{AppState, Error, TenantContext, templates};
 use serde::{Deserialize, Serialize};
@@ -38,8 +40,12 @@ const PATH: &str = "/admin/stammdaten/einladen";
 const MAX_SKIPPED_IN_URL: usize = 100;
 
 /// Returns the routes of the invitation page.
-pub fn router() -> Router<AppState> {
-    Router::new().route(PATH, get(list).post(submit))
+pub fn routes() -> RouteTable {
+    RouteTable::new().get_post(
+        PATH,
+        get(list).post(submit),
+        Access::Right(Right::InviteEmployees),
+    )
 }
 
 /// Query of the list page. `versendet` and `uebersprungen` come from the redirect after sending.
@@ -56,7 +62,7 @@ struct ListQuery {
 
 async fn list(
     State(state): State<AppState>,
-    Administrator(auth): Administrator,
+    Allowed { auth, reach, .. }: Allowed<need::InviteEmployees>,
     query: Result<Query<ListQuery>, QueryRejection>,
 ) -> Result<Response> {
     let Ok(Query(query)) = query else {
@@ -84,12 +90,12 @@ async fn list(
         skipped,
         ..PageState::default()
     };
-    render(&state, &auth, level_id, page, StatusCode::OK).await
+    render(&state, &auth, &reach, level_id, page, StatusCode::OK).await
 }
 
 async fn submit(
     State(state): State<AppState>,
-    Administrator(auth): Administrator,
+    Allowed { auth, reach, .. }: Allowed<need::InviteEmployees>,
     client: mep24web_platform::client_ip::ClientIp,
     form: Result<Form<Vec<(String, String)>>, FormRejection>,
 ) -> Result<Response> {
@@ -119,23 +125,24 @@ async fn submit(
     };
 
     let locale = i18n::current_locale();
-    let alert_key = match send::invite(&state, &auth, client.0, level_id, &selection).await? {
-        Outcome::Sent { count, skipped } => {
-            let mut target = format!("{PATH}?ebene={level_id}&versendet={count}");
-            if !skipped.is_empty() {
-                let ids: Vec<String> = skipped
-                    .iter()
-                    .take(MAX_SKIPPED_IN_URL)
-                    .map(i64::to_string)
-                    .collect();
-                let _ = write!(target, "&uebersprungen={}", ids.join(","));
+    let alert_key =
+        match send::invite(&state, &auth, client.0, level_id, &reach, &selection).await? {
+            Outcome::Sent { count, skipped } => {
+                let mut target = format!("{PATH}?ebene={level_id}&versendet={count}");
+                if !skipped.is_empty() {
+                    let ids: Vec<String> = skipped
+                        .iter()
+                        .take(MAX_SKIPPED_IN_URL)
+                        .map(i64::to_string)
+                        .collect();
+                    let _ = write!(target, "&uebersprungen={}", ids.join(","));
+                }
+                return Ok(Redirect::to(&target).into_response());
             }
-            return Ok(Redirect::to(&target).into_response());
-        }
-        Outcome::NothingChosen => "invitations.none_selected",
-        Outcome::NoneInvitable => "invitations.none_invitable",
-        Outcome::NoSecurityCode => "invitations.no_security_code",
-    };
+            Outcome::NothingChosen => "invitations.none_selected",
+            Outcome::NoneInvitable => "invitations.none_invitable",
+            Outcome::NoSecurityCode => "invitations.no_security_code",
+        };
     let page = PageState {
         alert: Some(i18n::text(locale, alert_key)),
         ticked: ticked.into_iter().collect(),
@@ -144,6 +151,7 @@ async fn submit(
     render(
         &state,
         &auth,
+        &reach,
         Some(level_id),
         page,
         StatusCode::UNPROCESSABLE_ENTITY,
@@ -185,6 +193,7 @@ struct LevelChoice {
 async fn render(
     state: &AppState,
     auth: &Authenticated,
+    reach: &Reach,
     level_id: Option<i64>,
     page: PageState,
     status: StatusCode,
@@ -193,7 +202,7 @@ async fn render(
     let locale = i18n::current_locale();
     let txn = db::begin_tenant(&state.db, tenant.id).await?;
     let scope = Scoped::new(&txn, tenant.id);
-    let level = Level::load(&scope, level_id).await?;
+    let level = Level::load_within(&scope, level_id, reach).await?;
     let members = members(&scope, &level, tenant.today(), Utc::now()).await?;
     let settings = scope
         .find_by_id::<tenant_settings::Entity>(tenant.id.get())

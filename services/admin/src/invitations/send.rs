@@ -15,6 +15,7 @@ use serde_json::json;
 
 use super::level::{ID_BATCH, Level, members};
 use super::mail::InvitationLetter;
+use mep24web_platform::rights::Reach;
 
 /// Invitation rows per multi-row `INSERT`. Nine columns each stay far below the bind parameter
 /// limits of SQLite (32,766) and PostgreSQL (65,535).
@@ -53,6 +54,7 @@ pub async fn invite(
     auth: &Authenticated,
     source_ip: std::net::IpAddr,
     level_id: i64,
+    reach: &Reach,
     selection: &Selection,
 ) -> Result<Outcome, Error> {
     let tenant = &auth.tenant;
@@ -63,7 +65,7 @@ pub async fn invite(
     db::lock_tenant(&txn, tenant.id).await?;
     let scope = Scoped::new(&txn, tenant.id);
 
-    let level = Level::load(&scope, Some(level_id)).await?;
+    let level = Level::load_within(&scope, Some(level_id), reach).await?;
     let members = members(&scope, &level, tenant.today(), now).await?;
     let by_id: HashMap<i64, usize> = members
         .iter()

@@ -7,8 +7,10 @@ use axum::extract::{Path, Query, State};
 use axum::response::{Html, IntoResponse, Response};
 use chrono::Utc;
 use mep24web_entities::{account, employee};
+use mep24web_platform::client_ip::ClientIp;
 use mep24web_platform::db::{self, Scoped};
-use mep24web_platform::sessions::{Administrator, Authenticated};
+use mep24web_platform::rights::{Allowed, Reach, Right, need};
+use mep24web_platform::sessions::Authenticated;
 use mep24web_platform::web::base_context;
 use mep24web_platform::{AppState, Error, templates};
 use sea_orm::sea_query::Expr;
@@ -18,6 +20,7 @@ use sea_orm::{
 };
 use serde::{Deserialize, Serialize};
 
+use super::audit_trail::{self, Trail};
 use super::forms::{self, EmployeeForm, EmployeeInput, FieldErrors, format_date};
 use super::tree::OrgTree;
 use super::{
@@ -78,9 +81,12 @@ impl FormValues {
     }
 }
 
+/// Renders the employee form. `edit` is the part of the organization the planner may edit;
+/// `None` shows the record read-only.
 fn render(
     auth: &Authenticated,
     tree: &OrgTree,
+    edit: Option<&Reach>,
     employee: Option<&employee::Model>,
     values: &FormValues,
     errors: &FieldErrors,
@@ -101,17 +107,30 @@ fn render(
         employee => employee,
         values => values,
         errors => error_texts(errors),
-        units => tree.assignable_options(),
+        read_only => edit.is_none(),
+        units => tree
+            .assignable_options()
+            .into_iter()
+            .filter(|option| {
+                let id = option.id.parse::<i64>().unwrap_or_default();
+                match edit {
+                    Some(reach) => reach.contains(id),
+                    None => values.org_unit_id == option.id,
+                }
+            })
+            .collect::<Vec<_>>(),
         ..base
     };
     templates::page("admin/masterdata/employee_form.html", context)
 }
 
 /// Runs the checks that need the database: the unit must be a branch or department of this
-/// tenant, and the personnel number must be free (`own_id` is the employee being edited).
+/// tenant within the planner's reach, and the personnel number must be free (`own_id` is the
+/// employee being edited).
 async fn check_against_data<C: ConnectionTrait>(
     scope: &Scoped<'_, C>,
     tree: &OrgTree,
+    reach: &Reach,
     input: &EmployeeInput,
     own_id: Option<i64>,
     errors: &mut FieldErrors,
@@ -119,7 +138,7 @@ async fn check_against_data<C: ConnectionTrait>(
     let unit_ok = input
         .org_unit_id
         .and_then(|id| tree.get(id))
-        .is_some_and(|unit| unit.kind.takes_employees());
+        .is_some_and(|unit| unit.kind.takes_employees() && reach.contains(unit.id));
     if !unit_ok {
         errors.insert("org_unit_id", "masterdata.errors.unit_missing");
     }
@@ -169,7 +188,7 @@ fn apply(model: &mut employee::ActiveModel, input: EmployeeInput, org_unit_id: i
 /// `ebene` names a branch or department of this tenant.
 pub(super) async fn new_form(
     State(state): State<AppState>,
-    Administrator(auth): Administrator,
+    Allowed { auth, reach, .. }: Allowed<need::EditMasterData>,
     query: Result<Query<EmployeePageQuery>, QueryRejection>,
 ) -> Result<Response, Error> {
     let query = query.map(|Query(query)| query).unwrap_or_default();
@@ -178,7 +197,7 @@ pub(super) async fn new_form(
         .ebene
         .and_then(|raw| raw.trim().parse::<i64>().ok())
         .and_then(|id| tree.get(id))
-        .filter(|unit| unit.kind.takes_employees())
+        .filter(|unit| unit.kind.takes_employees() && reach.contains(unit.id))
         .map(|unit| unit.id.to_string())
         .unwrap_or_default();
     let values = FormValues {
@@ -186,13 +205,24 @@ pub(super) async fn new_form(
         language: "de".to_owned(),
         ..FormValues::default()
     };
-    Ok(render(&auth, &tree, None, &values, &FieldErrors::new(), None)?.into_response())
+    Ok(render(
+        &auth,
+        &tree,
+        Some(&reach),
+        None,
+        &values,
+        &FieldErrors::new(),
+        None,
+    )?
+    .into_response())
 }
 
-/// `POST /admin/stammdaten/mitarbeiter/neu`: creates an employee record.
+/// `POST /admin/stammdaten/mitarbeiter/neu`: creates an employee record and its audit event in
+/// one transaction.
 pub(super) async fn create(
     State(state): State<AppState>,
-    Administrator(auth): Administrator,
+    Allowed { auth, reach, .. }: Allowed<need::EditMasterData>,
+    client: ClientIp,
     form: Result<Form<EmployeeForm>, FormRejection>,
 ) -> Result<Response, Error> {
     let form = forms::accept(form)?;
@@ -200,11 +230,19 @@ pub(super) async fn create(
     let scope = Scoped::new(&state.db, tenant_id);
     let tree = load_tree(&scope).await?;
     let (input, mut errors) = form.check();
-    check_against_data(&scope, &tree, &input, None, &mut errors).await?;
+    check_against_data(&scope, &tree, &reach, &input, None, &mut errors).await?;
     let org_unit_id = match input.org_unit_id {
         Some(id) if errors.is_empty() => id,
         _ => {
-            let page = render(&auth, &tree, None, &FormValues::typed(&form), &errors, None)?;
+            let page = render(
+                &auth,
+                &tree,
+                Some(&reach),
+                None,
+                &FormValues::typed(&form),
+                &errors,
+                None,
+            )?;
             return Ok(unprocessable(page));
         }
     };
@@ -216,10 +254,12 @@ pub(super) async fn create(
         ..Default::default()
     };
     apply(&mut model, input, org_unit_id);
-    let created = match model.insert(scope.conn()).await {
+    let txn = state.db.begin().await?;
+    let created = match model.insert(&txn).await {
         Ok(created) => created,
         // Another request took the personnel number after the check above.
         Err(error) if db::is_unique_violation(&error) => {
+            txn.rollback().await?;
             tracing::info!(
                 tenant_id = %tenant_id,
                 %error,
@@ -229,11 +269,25 @@ pub(super) async fn create(
                 "personnel_number",
                 "masterdata.errors.personnel_number_taken",
             )]);
-            let page = render(&auth, &tree, None, &FormValues::typed(&form), &errors, None)?;
+            let page = render(
+                &auth,
+                &tree,
+                Some(&reach),
+                None,
+                &FormValues::typed(&form),
+                &errors,
+                None,
+            )?;
             return Ok(unprocessable(page));
         }
         Err(error) => return Err(error.into()),
     };
+    let trail = Trail {
+        actor: &auth.account,
+        source_ip: client.0,
+    };
+    trail.employee_created(&txn, &created, &tree).await?;
+    txn.commit().await?;
     tracing::info!(
         tenant_id = %tenant_id,
         employee_id = created.id,
@@ -249,13 +303,22 @@ pub(super) async fn create(
 /// `GET /admin/stammdaten/mitarbeiter/{id}`: the employee's record, tab "Stammdaten".
 pub(super) async fn edit_form(
     State(state): State<AppState>,
-    Administrator(auth): Administrator,
+    Allowed {
+        auth,
+        reach,
+        tree: index,
+        ..
+    }: Allowed<need::ViewMasterData>,
     Path(raw_id): Path<String>,
     query: Result<Query<EmployeePageQuery>, QueryRejection>,
 ) -> Result<Response, Error> {
     let scope = Scoped::new(&state.db, auth.tenant.id);
-    let employee = find_employee(&scope, &raw_id).await?;
+    let employee = find_employee(&scope, &raw_id, &reach).await?;
     let tree = load_tree(&scope).await?;
+    let edit = auth
+        .grants
+        .reach(Right::EditMasterData, &index)
+        .filter(|edit| edit.contains(employee.org_unit_id));
     let notice = query
         .ok()
         .and_then(|Query(query)| Notice::text_for(query.hinweis.as_deref()));
@@ -263,6 +326,7 @@ pub(super) async fn edit_form(
     let page = render(
         &auth,
         &tree,
+        edit.as_ref(),
         Some(&employee),
         &values,
         &FieldErrors::new(),
@@ -271,26 +335,44 @@ pub(super) async fn edit_form(
     Ok(page.into_response())
 }
 
-/// `POST /admin/stammdaten/mitarbeiter/{id}`: saves the record and, when the employee has a
-/// login, its display name, in one transaction. A new email address ends the open invitation.
+/// `POST /admin/stammdaten/mitarbeiter/{id}`: saves the record, the display name of the
+/// employee's login and the audit event in one transaction. A new email address ends the open
+/// invitation.
 pub(super) async fn update(
     State(state): State<AppState>,
-    Administrator(auth): Administrator,
+    Allowed { auth, reach, .. }: Allowed<need::EditMasterData>,
+    client: ClientIp,
     Path(raw_id): Path<String>,
     form: Result<Form<EmployeeForm>, FormRejection>,
 ) -> Result<Response, Error> {
     let tenant_id = auth.tenant.id;
     let scope = Scoped::new(&state.db, tenant_id);
-    let employee = find_employee(&scope, &raw_id).await?;
+    let employee = find_employee(&scope, &raw_id, &reach).await?;
     let form = forms::accept(form)?;
     let tree = load_tree(&scope).await?;
     let (input, mut errors) = form.check();
-    check_against_data(&scope, &tree, &input, Some(employee.id), &mut errors).await?;
+    check_against_data(
+        &scope,
+        &tree,
+        &reach,
+        &input,
+        Some(employee.id),
+        &mut errors,
+    )
+    .await?;
     let org_unit_id = match input.org_unit_id {
         Some(id) if errors.is_empty() => id,
         _ => {
             let values = FormValues::typed(&form);
-            let page = render(&auth, &tree, Some(&employee), &values, &errors, None)?;
+            let page = render(
+                &auth,
+                &tree,
+                Some(&reach),
+                Some(&employee),
+                &values,
+                &errors,
+                None,
+            )?;
             return Ok(unprocessable(page));
         }
     };
@@ -298,6 +380,7 @@ pub(super) async fn update(
     let display_name = full_name(&input.first_name, &input.last_name);
     let employee_id = employee.id;
     let address_changed = !same_address(employee.email.as_deref(), input.email.as_deref());
+    let after = audit_trail::after_update(&employee, &input, org_unit_id);
     let mut changes = <employee::ActiveModel as Default>::default();
     apply(&mut changes, input, org_unit_id);
 
@@ -324,7 +407,15 @@ pub(super) async fn update(
                 "masterdata.errors.personnel_number_taken",
             )]);
             let values = FormValues::typed(&form);
-            let page = render(&auth, &tree, Some(&employee), &values, &errors, None)?;
+            let page = render(
+                &auth,
+                &tree,
+                Some(&reach),
+                Some(&employee),
+                &values,
+                &errors,
+                None,
+            )?;
             return Ok(unprocessable(page));
         }
         Err(error) => return Err(error.into()),
@@ -343,6 +434,13 @@ pub(super) async fn update(
     } else {
         0
     };
+    let trail = Trail {
+        actor: &auth.account,
+        source_ip: client.0,
+    };
+    trail
+        .employee_updated(&txn, &employee, &after, &tree, invitations_ended)
+        .await?;
     txn.commit().await?;
 
     tracing::info!(

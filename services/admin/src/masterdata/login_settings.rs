@@ -8,29 +8,34 @@ use axum::extract::{Path, State};
 use axum::response::{IntoResponse, Redirect, Response};
 use chrono::Utc;
 use mep24web_entities::account;
+use mep24web_platform::client_ip::ClientIp;
 use mep24web_platform::db::{self, Scoped};
-use mep24web_platform::sessions::{self, Administrator};
+use mep24web_platform::rights::{Allowed, need};
+use mep24web_platform::sessions;
 use mep24web_platform::username::Username;
 use mep24web_platform::{AppState, Error};
 use sea_orm::sea_query::Expr;
 use sea_orm::{ColumnTrait, QueryFilter, TransactionTrait};
 use secrecy::SecretString;
 
+use super::audit_trail::Trail;
 use super::forms::{self, ActiveForm, FieldErrors, PasswordForm, UsernameForm};
 use super::login_tab::{TabErrors, TabValues, check_password, render, tab_url, username_taken};
 use super::{Notice, find_employee, find_login, redirect_with, unprocessable};
 
 /// `POST /admin/stammdaten/mitarbeiter/{id}/benutzer/passwort`: sets a new password, lifts a
-/// lockout and ends the login's running sessions and app tokens, in one transaction.
+/// lockout, ends the login's running sessions and app tokens and records the audit event, in
+/// one transaction.
 pub(super) async fn set_password(
     State(state): State<AppState>,
-    Administrator(auth): Administrator,
+    Allowed { auth, reach, .. }: Allowed<need::ManageEmployeeLogins>,
+    client: ClientIp,
     Path(raw_id): Path<String>,
     form: Result<Form<PasswordForm>, FormRejection>,
 ) -> Result<Response, Error> {
     let tenant_id = auth.tenant.id;
     let scope = Scoped::new(&state.db, tenant_id);
-    let employee = find_employee(&scope, &raw_id).await?;
+    let employee = find_employee(&scope, &raw_id, &reach).await?;
     let form = forms::accept(form)?;
     let Some(login) = find_login(&scope, employee.id).await? else {
         return Ok(Redirect::to(&tab_url(employee.id)).into_response());
@@ -89,6 +94,13 @@ pub(super) async fn set_password(
         .exec(&txn)
         .await?;
     let revoked = sessions::revoke_all_for_account(&txn, tenant_id, login.id).await?;
+    let trail = Trail {
+        actor: &auth.account,
+        source_ip: client.0,
+    };
+    trail
+        .password_set(&txn, &login, must_change, revoked)
+        .await?;
     txn.commit().await?;
     tracing::info!(
         tenant_id = %tenant_id,
@@ -103,16 +115,18 @@ pub(super) async fn set_password(
 }
 
 /// `POST /admin/stammdaten/mitarbeiter/{id}/benutzer/name`: changes the username, which must
-/// stay unique across the tenant's planners and employees.
+/// stay unique across the tenant's planners and employees, and records the audit event in the
+/// same transaction.
 pub(super) async fn change_username(
     State(state): State<AppState>,
-    Administrator(auth): Administrator,
+    Allowed { auth, reach, .. }: Allowed<need::ManageEmployeeLogins>,
+    client: ClientIp,
     Path(raw_id): Path<String>,
     form: Result<Form<UsernameForm>, FormRejection>,
 ) -> Result<Response, Error> {
     let tenant_id = auth.tenant.id;
     let scope = Scoped::new(&state.db, tenant_id);
-    let employee = find_employee(&scope, &raw_id).await?;
+    let employee = find_employee(&scope, &raw_id, &reach).await?;
     let form = forms::accept(form)?;
     let Some(login) = find_login(&scope, employee.id).await? else {
         return Ok(Redirect::to(&tab_url(employee.id)).into_response());
@@ -150,17 +164,19 @@ pub(super) async fn change_username(
         }
     };
 
-    let updated = scope
+    let txn = state.db.begin().await?;
+    let updated = Scoped::new(&txn, tenant_id)
         .update_many::<account::Entity>()
         .col_expr(account::Column::Username, Expr::value(username.as_str()))
         .col_expr(account::Column::UsernameKey, Expr::value(username.key()))
         .col_expr(account::Column::UpdatedAt, Expr::value(Utc::now()))
         .filter(account::Column::Id.eq(login.id))
-        .exec(scope.conn())
+        .exec(&txn)
         .await;
     match updated {
         Ok(_) => {}
         Err(error) if db::is_unique_violation(&error) => {
+            txn.rollback().await?;
             tracing::info!(
                 tenant_id = %tenant_id,
                 account_id = login.id,
@@ -182,6 +198,14 @@ pub(super) async fn change_username(
         }
         Err(error) => return Err(error.into()),
     }
+    let trail = Trail {
+        actor: &auth.account,
+        source_ip: client.0,
+    };
+    trail
+        .username_changed(&txn, &login, username.as_str())
+        .await?;
+    txn.commit().await?;
     tracing::info!(
         tenant_id = %tenant_id,
         employee_id = employee.id,
@@ -196,16 +220,18 @@ pub(super) async fn change_username(
 }
 
 /// `POST /admin/stammdaten/mitarbeiter/{id}/benutzer/aktiv`: switches "Aktiv?" Ja/Nein.
-/// Switching to Nein ends the login's running sessions and app tokens in the same transaction.
+/// Switching to Nein ends the login's running sessions and app tokens in the same transaction,
+/// which also records the audit event of a changed state.
 pub(super) async fn set_active(
     State(state): State<AppState>,
-    Administrator(auth): Administrator,
+    Allowed { auth, reach, .. }: Allowed<need::ManageEmployeeLogins>,
+    client: ClientIp,
     Path(raw_id): Path<String>,
     form: Result<Form<ActiveForm>, FormRejection>,
 ) -> Result<Response, Error> {
     let tenant_id = auth.tenant.id;
     let scope = Scoped::new(&state.db, tenant_id);
-    let employee = find_employee(&scope, &raw_id).await?;
+    let employee = find_employee(&scope, &raw_id, &reach).await?;
     let form = forms::accept(form)?;
     let active = match form.active.as_str() {
         "ja" => true,
@@ -229,6 +255,11 @@ pub(super) async fn set_active(
     } else {
         sessions::revoke_all_for_account(&txn, tenant_id, login.id).await?
     };
+    let trail = Trail {
+        actor: &auth.account,
+        source_ip: client.0,
+    };
+    trail.active_set(&txn, &login, active, revoked).await?;
     txn.commit().await?;
     tracing::info!(
         tenant_id = %tenant_id,

@@ -8,18 +8,22 @@ use axum::extract::{Path, Query, State};
 use axum::response::{Html, IntoResponse, Redirect, Response};
 use chrono::Utc;
 use mep24web_entities::{account, employee};
+use mep24web_platform::client_ip::ClientIp;
 use mep24web_platform::db::{self, Scoped};
 use mep24web_platform::passwords::{self, PasswordProblem};
-use mep24web_platform::sessions::{self, Administrator, Authenticated};
+use mep24web_platform::rights::{Allowed, need};
+use mep24web_platform::sessions::{self, Authenticated};
 use mep24web_platform::username::Username;
 use mep24web_platform::web::base_context;
 use mep24web_platform::{AppState, Error, templates};
 use sea_orm::{
     ActiveModelTrait, ColumnTrait, ConnectionTrait, DbErr, PaginatorTrait, QueryFilter, Set,
+    TransactionTrait,
 };
 use secrecy::SecretString;
 use serde::{Deserialize, Serialize};
 
+use super::audit_trail::Trail;
 use super::forms::{self, FieldErrors, NewLoginForm};
 use super::{
     Notice, error_texts, find_employee, find_login, full_name, load_tree, redirect_with,
@@ -145,12 +149,12 @@ pub(super) fn check_password(
 /// `GET /admin/stammdaten/mitarbeiter/{id}/benutzer`.
 pub(super) async fn show(
     State(state): State<AppState>,
-    Administrator(auth): Administrator,
+    Allowed { auth, reach, .. }: Allowed<need::ManageEmployeeLogins>,
     Path(raw_id): Path<String>,
     query: Result<Query<TabQuery>, QueryRejection>,
 ) -> Result<Response, Error> {
     let scope = Scoped::new(&state.db, auth.tenant.id);
-    let employee = find_employee(&scope, &raw_id).await?;
+    let employee = find_employee(&scope, &raw_id, &reach).await?;
     let login = find_login(&scope, employee.id).await?;
     let notice = query
         .ok()
@@ -176,16 +180,18 @@ pub(super) async fn show(
 }
 
 /// `POST /admin/stammdaten/mitarbeiter/{id}/benutzer`: creates the employee's portal login
-/// ("Neuen Benutzer erstellen"). A second submit after the login exists changes nothing.
+/// ("Neuen Benutzer erstellen") and its audit event in one transaction. A second submit after
+/// the login exists changes nothing.
 pub(super) async fn create(
     State(state): State<AppState>,
-    Administrator(auth): Administrator,
+    Allowed { auth, reach, .. }: Allowed<need::ManageEmployeeLogins>,
+    client: ClientIp,
     Path(raw_id): Path<String>,
     form: Result<Form<NewLoginForm>, FormRejection>,
 ) -> Result<Response, Error> {
     let tenant_id = auth.tenant.id;
     let scope = Scoped::new(&state.db, tenant_id);
-    let employee = find_employee(&scope, &raw_id).await?;
+    let employee = find_employee(&scope, &raw_id, &reach).await?;
     let form = forms::accept(form)?;
     if find_login(&scope, employee.id).await?.is_some() {
         return Ok(Redirect::to(&tab_url(employee.id)).into_response());
@@ -236,6 +242,7 @@ pub(super) async fn create(
         .hash(&SecretString::from(form.password))
         .await?;
     let now = Utc::now();
+    let txn = state.db.begin().await?;
     let inserted = account::ActiveModel {
         tenant_id: Set(tenant_id.get()),
         kind: Set("employee".to_owned()),
@@ -256,12 +263,13 @@ pub(super) async fn create(
         last_login_at: Set(None),
         ..Default::default()
     }
-    .insert(scope.conn())
+    .insert(&txn)
     .await;
     let created = match inserted {
         Ok(created) => created,
         // A concurrent request took the username, or created this employee's login.
         Err(error) if db::is_unique_violation(&error) => {
+            txn.rollback().await?;
             tracing::info!(
                 tenant_id = %tenant_id,
                 employee_id = employee.id,
@@ -280,6 +288,12 @@ pub(super) async fn create(
         }
         Err(error) => return Err(error.into()),
     };
+    let trail = Trail {
+        actor: &auth.account,
+        source_ip: client.0,
+    };
+    trail.login_created(&txn, &created).await?;
+    txn.commit().await?;
     tracing::info!(
         tenant_id = %tenant_id,
         employee_id = employee.id,

@@ -1,70 +1,84 @@
 //! Konfiguration → Stammdaten: the organization tree, employee records and an employee's portal
-//! login (tab "Benutzer"). Every route takes the [`Administrator`] extractor, and every id in a
-//! path or form is looked up through [`Scoped`], so another tenant's id gets the same 404 as a
-//! missing one.
+//! login (tab "Benutzer"). Every route takes an [`Allowed`] extractor for the right it needs,
+//! and every id in a path or form is looked up through [`Scoped`] and checked against the
+//! right's [`Reach`], so another tenant's id and an employee outside a branch manager's branch
+//! get the same 404 as a missing one.
 //!
-//! [`Administrator`]: mep24web_platform::sessions::Administrator
+//! [`Allowed`]: mep24web_platform::rights::Allowed
 //! [`Scoped`]: mep24web_platform::db::Scoped
 
 use std::collections::BTreeMap;
 
-use axum::Router;
-use axum::http::StatusCode;
+use axum::http::{Method, StatusCode};
 use axum::response::{Html, IntoResponse, Redirect, Response};
 use axum::routing::{get, post};
 use chrono::NaiveDate;
 use mep24web_entities::{account, employee};
 use mep24web_platform::db::Scoped;
-use mep24web_platform::{AppState, Error, i18n, sessions};
+use mep24web_platform::rights::{Reach, Right};
+use mep24web_platform::routes::{Access, RouteTable};
+use mep24web_platform::{Error, i18n, sessions};
 use sea_orm::{ColumnTrait, ConnectionTrait, QueryFilter};
 use serde::Serialize;
 
+mod audit_trail;
 mod employees;
 mod forms;
 mod login_settings;
 mod login_tab;
 mod overview;
-mod tree;
+pub(crate) mod tree;
 mod units;
 
 use forms::FieldErrors;
 use tree::OrgTree;
 
 /// Returns the routes under `/admin/stammdaten`, except import and invitations.
-pub fn router() -> Router<AppState> {
-    Router::new()
-        .route("/admin/stammdaten", get(overview::show))
-        .route(
+pub fn routes() -> RouteTable {
+    let view = Access::Right(Right::ViewMasterData);
+    let edit = Access::Right(Right::EditMasterData);
+    let logins = Access::Right(Right::ManageEmployeeLogins);
+    RouteTable::new()
+        .get("/admin/stammdaten", get(overview::show), view)
+        .get_post(
             "/admin/stammdaten/ebene/neu",
             get(units::new_form).post(units::create),
+            edit,
         )
-        .route(
+        .get_post(
             "/admin/stammdaten/ebene/{id}",
             get(units::rename_form).post(units::rename),
+            edit,
         )
-        .route(
+        .get_post(
             "/admin/stammdaten/mitarbeiter/neu",
             get(employees::new_form).post(employees::create),
+            edit,
         )
         .route(
             "/admin/stammdaten/mitarbeiter/{id}",
             get(employees::edit_form).post(employees::update),
+            &[(Method::GET, view), (Method::POST, edit)],
         )
-        .route(
+        .get_post(
             "/admin/stammdaten/mitarbeiter/{id}/benutzer",
             get(login_tab::show).post(login_tab::create),
+            logins,
         )
-        .route(
+        .post(
             "/admin/stammdaten/mitarbeiter/{id}/benutzer/passwort",
             post(login_settings::set_password),
+            logins,
         )
-        .route(
+        .post(
             "/admin/stammdaten/mitarbeiter/{id}/benutzer/name",
             post(login_settings::change_username),
+            logins,
         )
-        .route(
+        .post(
             "/admin/stammdaten/mitarbeiter/{id}/benutzer/aktiv",
             post(login_settings::set_active),
+            logins,
         )
 }
 
@@ -180,15 +194,18 @@ async fn load_tree<C: ConnectionTrait>(scope: &Scoped<'_, C>) -> Result<OrgTree,
     Ok(tree)
 }
 
-/// Finds an employee of this tenant by the id in the path.
+/// Finds an employee of this tenant by the id in the path. An employee outside the planner's
+/// reach is not found, exactly like another tenant's employee.
 async fn find_employee<C: ConnectionTrait>(
     scope: &Scoped<'_, C>,
     raw_id: &str,
+    reach: &Reach,
 ) -> Result<employee::Model, Error> {
     let id = parse_id(raw_id)?;
     scope
         .find_by_id::<employee::Entity>(id)
         .await?
+        .filter(|employee| reach.contains(employee.org_unit_id))
         .ok_or(Error::NotFound)
 }
 

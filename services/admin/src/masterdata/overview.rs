@@ -6,14 +6,14 @@ use axum::extract::{Query, State};
 use axum::response::{IntoResponse, Response};
 use mep24web_entities::{account, employee};
 use mep24web_platform::db::Scoped;
-use mep24web_platform::sessions::Administrator;
+use mep24web_platform::rights::{Allowed, Reach, Right, need};
 use mep24web_platform::web::base_context;
 use mep24web_platform::{AppState, Error, templates};
 use sea_orm::{ColumnTrait, QueryFilter, QuerySelect, QueryTrait};
 use serde::{Deserialize, Serialize};
 
 use super::forms::format_date;
-use super::tree::UnitKind;
+use super::tree::{TreeNode, UnitKind};
 use super::{LoginStatus, Notice, load_tree, parse_id};
 
 #[derive(Default, Deserialize)]
@@ -46,7 +46,12 @@ struct EmployeeRow {
 
 pub(super) async fn show(
     State(state): State<AppState>,
-    Administrator(auth): Administrator,
+    Allowed {
+        auth,
+        reach,
+        tree: index,
+        ..
+    }: Allowed<need::ViewMasterData>,
     query: Result<Query<OverviewQuery>, QueryRejection>,
 ) -> Result<Response, Error> {
     let Ok(Query(query)) = query else {
@@ -56,12 +61,17 @@ pub(super) async fn show(
     let scope = Scoped::new(&state.db, tenant.id);
     let tree = load_tree(&scope).await?;
 
+    // A branch manager starts at the first node of their reach; nodes outside it are not found.
     let selected = match query.ebene.as_deref().map(str::trim) {
         Some(raw) if !raw.is_empty() => {
             let id = parse_id(raw)?;
-            tree.get(id).ok_or(Error::NotFound)?
+            tree.get(id)
+                .filter(|unit| reach.contains(unit.id))
+                .ok_or(Error::NotFound)?
         }
-        _ => tree.root().ok_or(Error::NotFound)?,
+        _ => first_reachable(&tree.nodes(0), &reach)
+            .and_then(|id| tree.get(id))
+            .ok_or(Error::NotFound)?,
     };
     let show_departed = query
         .ausgeschiedene
@@ -121,10 +131,18 @@ pub(super) async fn show(
         });
     }
 
+    let grants = &auth.grants;
+    let edit = grants
+        .reach(Right::EditMasterData, &index)
+        .is_some_and(|edit| edit.contains(selected.id));
+    let invite = grants
+        .reach(Right::InviteEmployees, &index)
+        .is_some_and(|invite| invite.contains(selected.id));
     let base = base_context(tenant, Some(&auth), "stammdaten");
     let context = minijinja::context! {
         notice => import_notice(&query).or_else(|| Notice::text_for(query.hinweis.as_deref())),
-        tree => tree.nodes(selected.id),
+        tree => prune(tree.nodes(selected.id), &reach),
+        may_edit => edit,
         selected => minijinja::context! {
             id => selected.id,
             name => selected.name,
@@ -132,7 +150,7 @@ pub(super) async fn show(
             parent_id => selected.parent_id,
         },
         child_kind => selected.kind.child_kind(),
-        can_invite => matches!(selected.kind, UnitKind::Organization | UnitKind::Branch),
+        can_invite => invite && matches!(selected.kind, UnitKind::Organization | UnitKind::Branch),
         can_assign => selected.kind.takes_employees(),
         employees => rows,
         show_departed => show_departed,
@@ -140,6 +158,30 @@ pub(super) async fn show(
         ..base
     };
     Ok(templates::page("admin/masterdata/overview.html", context)?.into_response())
+}
+
+/// Returns the first node of the reach in tree order.
+fn first_reachable(nodes: &[TreeNode], reach: &Reach) -> Option<i64> {
+    nodes.iter().find_map(|node| {
+        if reach.contains(node.id) {
+            Some(node.id)
+        } else {
+            first_reachable(&node.children, reach)
+        }
+    })
+}
+
+/// Keeps the nodes of the reach and the path to them; a node on the path only is marked
+/// unreachable, so the page shows it without a link.
+fn prune(nodes: Vec<TreeNode>, reach: &Reach) -> Vec<TreeNode> {
+    nodes
+        .into_iter()
+        .filter_map(|mut node| {
+            node.reachable = reach.contains(node.id);
+            node.children = prune(node.children, reach);
+            (node.reachable || !node.children.is_empty()).then_some(node)
+        })
+        .collect()
 }
 
 /// Returns the notice after a CSV import, from the counts the import put into the redirect.

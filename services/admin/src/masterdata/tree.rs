@@ -67,6 +67,8 @@ pub struct TreeNode {
     pub name: String,
     pub kind: UnitKind,
     pub selected: bool,
+    /// False for a node shown only as the path to nodes the planner may open.
+    pub reachable: bool,
     pub children: Vec<TreeNode>,
 }
 
@@ -209,6 +211,7 @@ impl OrgTree {
             name: unit.name.clone(),
             kind: unit.kind,
             selected: unit.id == selected,
+            reachable: true,
             children,
         }
     }

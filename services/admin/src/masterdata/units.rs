@@ -8,7 +8,8 @@ use axum::response::{Html, IntoResponse, Response};
 use chrono::Utc;
 use mep24web_entities::org_unit;
 use mep24web_platform::db::{self, Scoped};
-use mep24web_platform::sessions::{Administrator, Authenticated};
+use mep24web_platform::rights::{Allowed, Reach, need};
+use mep24web_platform::sessions::Authenticated;
 use mep24web_platform::web::base_context;
 use mep24web_platform::{AppState, Error, templates};
 use sea_orm::sea_query::Expr;
@@ -32,12 +33,24 @@ enum Mode<'a> {
     Rename { unit: &'a Unit },
 }
 
-/// Finds the parent for a new node: a node of this tenant that can have children. Another
-/// tenant's node, a missing one and a department all return 404.
-fn creatable_parent<'t>(tree: &'t OrgTree, raw_id: &str) -> Result<(&'t Unit, UnitKind), Error> {
-    let parent = tree.get(parse_id(raw_id)?).ok_or(Error::NotFound)?;
+/// Finds the parent for a new node: a node of this tenant within the planner's reach that can
+/// have children. Another tenant's node, one outside the reach, a missing one and a department
+/// all return 404.
+fn creatable_parent<'t>(
+    tree: &'t OrgTree,
+    reach: &Reach,
+    raw_id: &str,
+) -> Result<(&'t Unit, UnitKind), Error> {
+    let parent = reachable_unit(tree, reach, raw_id)?;
     let kind = parent.kind.child_kind().ok_or(Error::NotFound)?;
     Ok((parent, kind))
+}
+
+/// Finds a node of this tenant within the planner's reach.
+fn reachable_unit<'t>(tree: &'t OrgTree, reach: &Reach, raw_id: &str) -> Result<&'t Unit, Error> {
+    tree.get(parse_id(raw_id)?)
+        .filter(|unit| reach.contains(unit.id))
+        .ok_or(Error::NotFound)
 }
 
 fn render(
@@ -84,14 +97,14 @@ fn render(
 /// `GET /admin/stammdaten/ebene/neu?uebergeordnet=<id>`: form for a new branch or department.
 pub(super) async fn new_form(
     State(state): State<AppState>,
-    Administrator(auth): Administrator,
+    Allowed { auth, reach, .. }: Allowed<need::EditMasterData>,
     query: Result<Query<NewUnitQuery>, QueryRejection>,
 ) -> Result<Response, Error> {
     let Ok(Query(query)) = query else {
         return Err(Error::NotFound);
     };
     let tree = load_tree(&Scoped::new(&state.db, auth.tenant.id)).await?;
-    let (parent, kind) = creatable_parent(&tree, &query.uebergeordnet)?;
+    let (parent, kind) = creatable_parent(&tree, &reach, &query.uebergeordnet)?;
     let mode = Mode::Create { parent, kind };
     Ok(render(&auth, &mode, "", &FieldErrors::new())?.into_response())
 }
@@ -100,7 +113,7 @@ pub(super) async fn new_form(
 /// under a branch, depending on the parent's kind.
 pub(super) async fn create(
     State(state): State<AppState>,
-    Administrator(auth): Administrator,
+    Allowed { auth, reach, .. }: Allowed<need::EditMasterData>,
     form: Result<Form<UnitForm>, FormRejection>,
 ) -> Result<Response, Error> {
     let form = forms::accept(form)?;
@@ -111,7 +124,7 @@ pub(super) async fn create(
     db::lock_tenant(&txn, tenant_id).await?;
     let scope = Scoped::new(&txn, tenant_id);
     let tree = load_tree(&scope).await?;
-    let (parent, kind) = creatable_parent(&tree, &form.parent_id)?;
+    let (parent, kind) = creatable_parent(&tree, &reach, &form.parent_id)?;
     let mode = Mode::Create { parent, kind };
 
     let name = match forms::check_unit_name(&form.name) {
@@ -156,11 +169,11 @@ pub(super) async fn create(
 /// `GET /admin/stammdaten/ebene/{id}`: form to rename a node.
 pub(super) async fn rename_form(
     State(state): State<AppState>,
-    Administrator(auth): Administrator,
+    Allowed { auth, reach, .. }: Allowed<need::EditMasterData>,
     Path(raw_id): Path<String>,
 ) -> Result<Response, Error> {
     let tree = load_tree(&Scoped::new(&state.db, auth.tenant.id)).await?;
-    let unit = tree.get(parse_id(&raw_id)?).ok_or(Error::NotFound)?;
+    let unit = reachable_unit(&tree, &reach, &raw_id)?;
     let mode = Mode::Rename { unit };
     Ok(render(&auth, &mode, &unit.name, &FieldErrors::new())?.into_response())
 }
@@ -168,7 +181,7 @@ pub(super) async fn rename_form(
 /// `POST /admin/stammdaten/ebene/{id}`: renames a node, keeping names unique among siblings.
 pub(super) async fn rename(
     State(state): State<AppState>,
-    Administrator(auth): Administrator,
+    Allowed { auth, reach, .. }: Allowed<need::EditMasterData>,
     Path(raw_id): Path<String>,
     form: Result<Form<UnitForm>, FormRejection>,
 ) -> Result<Response, Error> {
@@ -177,7 +190,7 @@ pub(super) async fn rename(
     db::lock_tenant(&txn, tenant_id).await?;
     let scope = Scoped::new(&txn, tenant_id);
     let tree = load_tree(&scope).await?;
-    let unit = tree.get(parse_id(&raw_id)?).ok_or(Error::NotFound)?;
+    let unit = reachable_unit(&tree, &reach, &raw_id)?;
     let form = forms::accept(form)?;
     let mode = Mode::Rename { unit };
 

@@ -6,13 +6,15 @@ use axum::extract::rejection::FormRejection;
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Redirect, Response};
 use chrono::{DateTime, Utc};
+use mep24web_platform::audit::{self, AuditAction, AuditTarget};
+use mep24web_platform::client_ip::ClientIp;
 use mep24web_platform::error::Result;
 use mep24web_platform::sessions::Authenticated;
 use mep24web_platform::totp::check::{self, Rejection};
 use mep24web_platform::totp::{self, SETUP_PATH, SetupPlanner, recovery};
 use mep24web_platform::{AppState, Error, login, web};
 use minijinja::context;
-use sea_orm::TransactionTrait;
+use sea_orm::{ConnectionTrait, DbErr, TransactionTrait};
 use secrecy::SecretString;
 use serde::Deserialize;
 
@@ -70,11 +72,12 @@ pub(super) async fn render_status(
     )
 }
 
-/// Replaces the recovery codes after a correct code from the app (or an unused recovery code)
-/// and shows the new ones once.
+/// Replaces the recovery codes after a correct code from the app (or an unused recovery code),
+/// records the audit event with the kind of code, and shows the new codes once.
 pub(super) async fn renew(
     State(state): State<AppState>,
     SetupPlanner(auth): SetupPlanner,
+    client: ClientIp,
     form: std::result::Result<Form<RenewForm>, FormRejection>,
 ) -> Result<Response> {
     let Form(form) = form.map_err(|_| Error::BadRequest("errors.bad_form"))?;
@@ -82,19 +85,24 @@ pub(super) async fn renew(
         return Ok(back_to_page());
     };
     let outcome = check::check(&state.db, &auth.tenant, &auth.account, &form.renew_code).await?;
-    if let Err(rejection) = outcome {
-        log_rejection(&auth, rejection, "recovery code renewal");
-        let Some(message) = rejection_text(rejection) else {
-            return Ok(back_to_page());
-        };
-        let errors = FieldErrors::from([("renew_code", message)]);
-        let status = StatusCode::UNPROCESSABLE_ENTITY;
-        return render_status(&state, &auth, enabled_since, None, &errors, status).await;
-    }
+    let method = match outcome {
+        Ok(method) => method,
+        Err(rejection) => {
+            log_rejection(&auth, rejection, "recovery code renewal");
+            let Some(message) = rejection_text(rejection) else {
+                return Ok(back_to_page());
+            };
+            let errors = FieldErrors::from([("renew_code", message)]);
+            let status = StatusCode::UNPROCESSABLE_ENTITY;
+            return render_status(&state, &auth, enabled_since, None, &errors, status).await;
+        }
+    };
 
     let codes = recovery::generate();
     let txn = state.db.begin().await?;
     recovery::replace_all(&txn, auth.tenant.id, auth.account.id, &codes).await?;
+    let action = AuditAction::RecoveryCodesRenewed;
+    record_with_method(&txn, &auth, action, method, client).await?;
     txn.commit().await?;
     tracing::info!(
         tenant_id = %auth.tenant.id,
@@ -104,12 +112,13 @@ pub(super) async fn renew(
     render_codes(&auth, &codes, "totp.codes.renewed")
 }
 
-/// Turns two-factor login off after the correct password and a correct code. A wrong password
-/// or code counts towards the lockout. A wrong password stops before the code is checked, so
-/// no recovery code is used up.
+/// Turns two-factor login off after the correct password and a correct code, and records the
+/// audit event with the kind of code. A wrong password or code counts towards the lockout. A
+/// wrong password stops before the code is checked, so no recovery code is used up.
 pub(super) async fn disable(
     State(state): State<AppState>,
     SetupPlanner(auth): SetupPlanner,
+    client: ClientIp,
     form: std::result::Result<Form<DisableForm>, FormRejection>,
 ) -> Result<Response> {
     let Form(form) = form.map_err(|_| Error::BadRequest("errors.bad_form"))?;
@@ -139,17 +148,21 @@ pub(super) async fn disable(
         let errors = FieldErrors::from([("password", text("totp.status.error_password"))]);
         return render_status(&state, &auth, enabled_since, None, &errors, status).await;
     }
-    if let Err(rejection) = check::check(&state.db, tenant, account, &form.disable_code).await? {
-        log_rejection(&auth, rejection, "two-factor disable");
-        let Some(message) = rejection_text(rejection) else {
-            return Ok(back_to_page());
-        };
-        let errors = FieldErrors::from([("disable_code", message)]);
-        return render_status(&state, &auth, enabled_since, None, &errors, status).await;
-    }
+    let method = match check::check(&state.db, tenant, account, &form.disable_code).await? {
+        Ok(method) => method,
+        Err(rejection) => {
+            log_rejection(&auth, rejection, "two-factor disable");
+            let Some(message) = rejection_text(rejection) else {
+                return Ok(back_to_page());
+            };
+            let errors = FieldErrors::from([("disable_code", message)]);
+            return render_status(&state, &auth, enabled_since, None, &errors, status).await;
+        }
+    };
 
     let txn = state.db.begin().await?;
     totp::account::disable(&txn, tenant.id, account.id).await?;
+    record_with_method(&txn, &auth, AuditAction::TotpDisabled, method, client).await?;
     txn.commit().await?;
     tracing::info!(
         tenant_id = %tenant.id,
@@ -163,6 +176,20 @@ pub(super) async fn disable(
 async fn enabled_since(state: &AppState, auth: &Authenticated) -> Result<Option<DateTime<Utc>>> {
     let row = totp::account::load(&state.db, auth.tenant.id, auth.account.id).await?;
     Ok(row.and_then(|row| row.totp_enabled_at))
+}
+
+/// Records an event of the planner on their own account, with the kind of code that confirmed
+/// it (`totp` or `recovery_code`) as the detail `method`.
+async fn record_with_method<C: ConnectionTrait>(
+    conn: &C,
+    auth: &Authenticated,
+    action: AuditAction,
+    method: check::Method,
+    client: ClientIp,
+) -> std::result::Result<(), DbErr> {
+    let target = AuditTarget::account(&auth.account);
+    let details = serde_json::json!({ "method": method.as_str() });
+    audit::record_by(conn, &auth.account, action, target, client.0, details).await
 }
 
 /// Returns the message for a rejected code, or `None` when two-factor login is off by now and

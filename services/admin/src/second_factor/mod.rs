@@ -10,13 +10,13 @@
 
 use std::collections::BTreeMap;
 
-use axum::Router;
 use axum::extract::rejection::QueryRejection;
 use axum::extract::{Query, State};
 use axum::http::{StatusCode, header};
 use axum::response::{IntoResponse, Redirect, Response};
 use axum::routing::{get, post};
 use mep24web_platform::error::Result;
+use mep24web_platform::routes::{Access, RouteTable};
 use mep24web_platform::sessions::Authenticated;
 use mep24web_platform::totp::{self, SETUP_PATH, SetupPlanner, recovery};
 use mep24web_platform::{AppState, Error, i18n, templates, web};
@@ -33,11 +33,11 @@ const DISABLE_PATH: &str = "/admin/konto/zwei-faktor/deaktivieren";
 const RENEW_PATH: &str = "/admin/konto/zwei-faktor/wiederherstellungscodes";
 
 /// Returns the routes of the two-factor page.
-pub fn router() -> Router<AppState> {
-    Router::new()
-        .route(SETUP_PATH, get(show).post(setup::confirm))
-        .route(DISABLE_PATH, post(manage::disable))
-        .route(RENEW_PATH, post(manage::renew))
+pub fn routes() -> RouteTable {
+    RouteTable::new()
+        .get_post(SETUP_PATH, get(show).post(setup::confirm), Access::Planner)
+        .post(DISABLE_PATH, post(manage::disable), Access::Planner)
+        .post(RENEW_PATH, post(manage::renew), Access::Planner)
 }
 
 /// Field name → text of the message shown next to that field.

@@ -48,7 +48,7 @@ impl Trail<'_> {
             self.record(conn, AuditAction::PlannerUpdated, before, details)
                 .await?;
         }
-        if before.role.as_deref() != Some(changes.role) {
+        if before.role.as_deref() != Some(changes.role.as_str()) {
             let details = json!({ "from": before.role, "to": changes.role });
             self.record(conn, AuditAction::RoleChanged, before, details)
                 .await?;

@@ -11,7 +11,7 @@ use mep24web_platform::username::Username;
 use secrecy::SecretString;
 use serde::Deserialize;
 
-use super::{ROLE_ADMINISTRATOR, ROLE_PLANNER};
+use super::ROLE_ADMINISTRATOR;
 
 /// Maximum display name length in characters, the size of the `display_name` column.
 const MAX_DISPLAY_NAME_CHARS: usize = 200;
@@ -54,7 +54,7 @@ pub(super) struct NewUser {
     pub username: Username,
     pub display_name: String,
     pub email: Option<String>,
-    pub role: &'static str,
+    pub role: String,
     pub password: SecretString,
     pub must_change_password: bool,
 }
@@ -69,7 +69,7 @@ pub(super) struct PasswordChange {
 pub(super) struct UserChanges {
     pub display_name: String,
     pub email: Option<String>,
-    pub role: &'static str,
+    pub role: String,
     pub active: bool,
     pub new_password: Option<PasswordChange>,
 }
@@ -186,12 +186,14 @@ fn parse_email(raw: &str) -> Result<Option<String>, &'static str> {
     Ok(Some(email.to_owned()))
 }
 
-fn parse_role(raw: &str) -> Result<&'static str, &'static str> {
-    match raw {
-        ROLE_ADMINISTRATOR => Ok(ROLE_ADMINISTRATOR),
-        ROLE_PLANNER => Ok(ROLE_PLANNER),
-        _ => Err("security.users.error_role_missing"),
+/// Parses the group key from the select. Whether the group exists and may be assigned is
+/// checked against the database by the handler.
+fn parse_role(raw: &str) -> Result<String, &'static str> {
+    let key = raw.trim();
+    if key.is_empty() || key.len() > 32 {
+        return Err("security.users.error_role_missing");
     }
+    Ok(key.to_owned())
 }
 
 fn parse_active(raw: &str) -> Result<bool, &'static str> {
@@ -319,7 +321,7 @@ mod tests {
     #[test]
     fn edit_unknown_role_or_active_is_rejected() {
         let mut form = edit_form();
-        form.role = "root".to_owned();
+        form.role = String::new();
         form.active = "vielleicht".to_owned();
         let Err(errors) = form.validate("p.meier") else {
             panic!("bad form accepted");

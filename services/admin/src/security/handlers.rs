@@ -11,15 +11,17 @@ use chrono::Utc;
 use mep24web_entities::account;
 use mep24web_platform::client_ip::ClientIp;
 use mep24web_platform::error::Result;
-use mep24web_platform::sessions::{Administrator, Authenticated};
+use mep24web_platform::rights::{Allowed, need};
+use mep24web_platform::sessions::Authenticated;
 use mep24web_platform::{AppState, Error, i18n, templates, web};
 use minijinja::{Value, context};
 use serde::Deserialize;
 
 use super::audit_trail::Trail;
 use super::form::{EditUserForm, FieldErrors, NewUserForm};
+use super::groups::{self, store as group_store};
 use super::store::{self, StoreError};
-use super::{ROLE_PLANNER, format_time, second_factor};
+use super::{ROLE_ADMINISTRATOR, ROLE_PLANNER, format_time, second_factor};
 
 pub(super) const LIST_PATH: &str = "/admin/sicherheit/benutzer";
 
@@ -33,11 +35,16 @@ pub(super) struct NoticeQuery {
 /// Lists the tenant's planner users.
 pub(super) async fn list(
     State(state): State<AppState>,
-    Administrator(auth): Administrator,
+    Allowed { auth, .. }: Allowed<need::ManageUsers>,
     query: std::result::Result<Query<NoticeQuery>, QueryRejection>,
 ) -> Result<Response> {
     let tenant = &auth.tenant;
     let now = Utc::now();
+    let group_names: BTreeMap<String, String> = group_store::list(&state.db, tenant.id)
+        .await?
+        .into_iter()
+        .map(|row| (row.group.key, row.group.name))
+        .collect();
     let users: Vec<Value> = store::list_planners(&state.db, tenant.id)
         .await?
         .iter()
@@ -46,7 +53,7 @@ pub(super) async fn list(
                 id => row.id,
                 username => row.username,
                 display_name => row.display_name,
-                is_administrator => row.role.as_deref() == Some(super::ROLE_ADMINISTRATOR),
+                group => row.role.as_ref().and_then(|key| group_names.get(key)),
                 email => row.email,
                 active => row.active,
                 last_login => row.last_login_at.map(|at| format_time(at, tenant.time_zone)),
@@ -72,21 +79,30 @@ pub(super) async fn list(
 }
 
 /// Shows the empty "Neuer Benutzer" form: role Planer, password change required.
-pub(super) async fn new_form(Administrator(auth): Administrator) -> Result<Response> {
+pub(super) async fn new_form(
+    State(state): State<AppState>,
+    allowed: Allowed<need::ManageUsers>,
+) -> Result<Response> {
     let form = context! { role => ROLE_PLANNER, must_change_password => true };
-    render_new(&auth, form, &FieldErrors::new(), StatusCode::OK)
+    render_new(&state, &allowed, form, &FieldErrors::new(), StatusCode::OK).await
 }
 
 /// Creates a planner user, or shows the form again with every problem next to its field.
 pub(super) async fn create(
     State(state): State<AppState>,
-    Administrator(auth): Administrator,
+    allowed: Allowed<need::ManageUsers>,
     client: ClientIp,
     form: std::result::Result<Form<NewUserForm>, FormRejection>,
 ) -> Result<Response> {
+    let auth = &allowed.auth;
     let Form(form) = form.map_err(|_| Error::BadRequest("errors.bad_form"))?;
     let tenant_id = auth.tenant.id;
     let mut user = form.validate();
+    if let Ok(valid) = &user
+        && let Some(problem) = group_problem(&state, &allowed, &valid.role).await?
+    {
+        user = Err(FieldErrors::from([("role", problem)]));
+    }
     if let Ok(valid) = &user
         && store::username_taken(&state.db, tenant_id, valid.username.key()).await?
     {
@@ -96,11 +112,13 @@ pub(super) async fn create(
         Ok(user) => user,
         Err(errors) => {
             return render_new(
-                &auth,
+                &state,
+                &allowed,
                 typed_new(&form),
                 &errors,
                 StatusCode::UNPROCESSABLE_ENTITY,
-            );
+            )
+            .await;
         }
     };
     let hash = state.hasher.hash(&user.password).await?;
@@ -114,7 +132,7 @@ pub(super) async fn create(
                 tenant_id = %tenant_id,
                 account_id = row.id,
                 by_account_id = auth.account.id,
-                role = user.role,
+                role = user.role.as_str(),
                 "planner user created"
             );
             Ok(Redirect::to(&format!("{LIST_PATH}?notice=created")).into_response())
@@ -122,11 +140,13 @@ pub(super) async fn create(
         Err(StoreError::UsernameTaken) => {
             let errors = FieldErrors::from([("username", "errors.username_taken")]);
             render_new(
-                &auth,
+                &state,
+                &allowed,
                 typed_new(&form),
                 &errors,
                 StatusCode::UNPROCESSABLE_ENTITY,
             )
+            .await
         }
         Err(error) => Err(internal(error)),
     }
@@ -135,10 +155,10 @@ pub(super) async fn create(
 /// Shows the edit form of one planner user.
 pub(super) async fn edit_form(
     State(state): State<AppState>,
-    Administrator(auth): Administrator,
+    allowed: Allowed<need::ManageUsers>,
     id: std::result::Result<Path<String>, PathRejection>,
 ) -> Result<Response> {
-    let account = load_planner(&state, &auth, id).await?;
+    let account = load_manageable(&state, &allowed, id).await?;
     let form = context! {
         display_name => account.display_name,
         email => account.email,
@@ -148,7 +168,7 @@ pub(super) async fn edit_form(
     };
     render_edit(
         &state,
-        &auth,
+        &allowed,
         &account,
         form,
         &FieldErrors::new(),
@@ -162,15 +182,22 @@ pub(super) async fn edit_form(
 /// deactivated, and an administrator cannot deactivate their own account.
 pub(super) async fn update(
     State(state): State<AppState>,
-    Administrator(auth): Administrator,
+    allowed: Allowed<need::ManageUsers>,
     client: ClientIp,
     id: std::result::Result<Path<String>, PathRejection>,
     form: std::result::Result<Form<EditUserForm>, FormRejection>,
 ) -> Result<Response> {
-    let account = load_planner(&state, &auth, id).await?;
+    let account = load_manageable(&state, &allowed, id).await?;
+    let auth = &allowed.auth;
     let Form(form) = form.map_err(|_| Error::BadRequest("errors.bad_form"))?;
     let editing_self = account.id == auth.account.id;
     let mut changes = form.validate(&account.username);
+    if let Ok(valid) = &changes
+        && account.role.as_deref() != Some(valid.role.as_str())
+        && let Some(problem) = group_problem(&state, &allowed, &valid.role).await?
+    {
+        changes = Err(FieldErrors::from([("role", problem)]));
+    }
     if let Ok(valid) = &changes
         && editing_self
         && !valid.active
@@ -185,7 +212,7 @@ pub(super) async fn update(
         Err(errors) => {
             return render_edit(
                 &state,
-                &auth,
+                &allowed,
                 &account,
                 typed_edit(&form),
                 &errors,
@@ -221,13 +248,13 @@ pub(super) async fn update(
                 account_id = account.id,
                 by_account_id = auth.account.id,
                 active = changes.active,
-                role = changes.role,
+                role = changes.role.as_str(),
                 password_set = changes.new_password.is_some(),
                 sessions_revoked = revoked,
                 "planner user updated"
             );
-            // An administrator who gave up the role can no longer open this area.
-            let target = if editing_self && changes.removes_administrator() {
+            // Someone who moved themselves into another group may no longer open this area.
+            let target = if editing_self && account.role.as_deref() != Some(changes.role.as_str()) {
                 "/admin".to_owned()
             } else {
                 format!("{LIST_PATH}?notice=saved")
@@ -239,7 +266,7 @@ pub(super) async fn update(
             let errors = FieldErrors::from([(field, "security.users.error_last_administrator")]);
             render_edit(
                 &state,
-                &auth,
+                &allowed,
                 &account,
                 typed_edit(&form),
                 &errors,
@@ -268,16 +295,76 @@ pub(super) async fn load_planner(
         .ok_or(Error::NotFound)
 }
 
-fn render_new(
-    auth: &Authenticated,
+/// Loads the planner user named by the path and checks that the acting user may change them:
+/// an administrator may change anyone, anyone else only users whose group's rights they hold
+/// themselves.
+pub(super) async fn load_manageable(
+    state: &AppState,
+    allowed: &Allowed<need::ManageUsers>,
+    id: std::result::Result<Path<String>, PathRejection>,
+) -> Result<account::Model> {
+    let account = load_planner(state, &allowed.auth, id).await?;
+    let key = account.role.as_deref().unwrap_or_default();
+    let grants = groups::group_grants(state, &allowed.auth, key).await?;
+    if !allowed.auth.grants.covers(&grants, &allowed.tree) {
+        return Err(Error::Forbidden);
+    }
+    Ok(account)
+}
+
+/// Returns the problem with assigning the group `key`, or `None` when the acting user may
+/// assign it.
+async fn group_problem(
+    state: &AppState,
+    allowed: &Allowed<need::ManageUsers>,
+    key: &str,
+) -> Result<Option<&'static str>> {
+    let exists = group_store::list(&state.db, allowed.auth.tenant.id)
+        .await?
+        .iter()
+        .any(|row| row.group.key == key);
+    if !exists {
+        return Ok(Some("security.users.error_role_missing"));
+    }
+    let grants = groups::group_grants(state, &allowed.auth, key).await?;
+    if !allowed.auth.grants.covers(&grants, &allowed.tree) {
+        return Ok(Some("security.users.error_role_not_allowed"));
+    }
+    Ok(None)
+}
+
+/// Lists the groups the acting user may assign, for the group select.
+async fn group_options(
+    state: &AppState,
+    allowed: &Allowed<need::ManageUsers>,
+) -> Result<Vec<Value>> {
+    Ok(group_store::list(&state.db, allowed.auth.tenant.id)
+        .await?
+        .iter()
+        .filter(|row| allowed.auth.grants.covers(&row.grants, &allowed.tree))
+        .map(|row| {
+            context! {
+                key => row.group.key,
+                name => row.group.name,
+                administrator => row.group.key == ROLE_ADMINISTRATOR,
+            }
+        })
+        .collect())
+}
+
+async fn render_new(
+    state: &AppState,
+    allowed: &Allowed<need::ManageUsers>,
     form: Value,
     errors: &FieldErrors,
     status: StatusCode,
 ) -> Result<Response> {
+    let auth = &allowed.auth;
+    let groups = group_options(state, allowed).await?;
     let base = web::base_context(&auth.tenant, Some(auth), "sicherheit");
     let page = templates::page(
         "admin/security/new.html",
-        context! { form => form, errors => translate(errors), ..base },
+        context! { form => form, groups => groups, errors => translate(errors), ..base },
     )?;
     Ok((status, page).into_response())
 }
@@ -285,12 +372,14 @@ fn render_new(
 /// Renders the edit form, with the user's two-factor state and the reset below it.
 async fn render_edit(
     state: &AppState,
-    auth: &Authenticated,
+    allowed: &Allowed<need::ManageUsers>,
     account: &account::Model,
     form: Value,
     errors: &FieldErrors,
     status: StatusCode,
 ) -> Result<Response> {
+    let auth = &allowed.auth;
+    let groups = group_options(state, allowed).await?;
     let tenant = &auth.tenant;
     let locked_until = account
         .locked_until
@@ -309,6 +398,7 @@ async fn render_edit(
                 locked_until => locked_until,
             },
             form => form,
+            groups => groups,
             errors => translate(errors),
             second_factor => second_factor,
             ..base,

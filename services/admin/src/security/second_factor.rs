@@ -7,7 +7,8 @@ use axum::extract::rejection::PathRejection;
 use axum::response::{IntoResponse, Redirect, Response};
 use mep24web_platform::client_ip::ClientIp;
 use mep24web_platform::error::Result;
-use mep24web_platform::sessions::{self, Administrator};
+use mep24web_platform::rights::{Allowed, need};
+use mep24web_platform::sessions;
 use mep24web_platform::totp::{self, recovery};
 use mep24web_platform::{AppState, Error, TenantContext};
 use minijinja::{Value, context};
@@ -15,7 +16,7 @@ use sea_orm::{ConnectionTrait, DbErr, TransactionTrait};
 
 use super::audit_trail::Trail;
 use super::format_time;
-use super::handlers::{LIST_PATH, load_planner};
+use super::handlers::{LIST_PATH, load_manageable};
 
 /// Returns the `second_factor` value of the edit page: whether two-factor login is on, since
 /// when, and how many recovery codes are unused.
@@ -44,11 +45,12 @@ pub(super) async fn status<C: ConnectionTrait>(
 /// their own page, so resetting oneself here is forbidden.
 pub(super) async fn reset(
     State(state): State<AppState>,
-    Administrator(auth): Administrator,
+    allowed: Allowed<need::ManageUsers>,
     client: ClientIp,
     id: std::result::Result<Path<String>, PathRejection>,
 ) -> Result<Response> {
-    let account = load_planner(&state, &auth, id).await?;
+    let account = load_manageable(&state, &allowed, id).await?;
+    let auth = &allowed.auth;
     if account.id == auth.account.id {
         return Err(Error::Forbidden);
     }

@@ -95,7 +95,7 @@ pub(super) async fn insert(
         username_key: Set(user.username.key().to_owned()),
         password_hash: Set(Some(password_hash)),
         display_name: Set(user.display_name.clone()),
-        role: Set(Some(user.role.to_owned())),
+        role: Set(Some(user.role.clone())),
         email: Set(user.email.clone()),
         employee_id: Set(None),
         active: Set(true),
@@ -167,7 +167,7 @@ pub(super) async fn update(
         .col_expr(account::Column::Email, Expr::value(changes.email.clone()))
         .col_expr(
             account::Column::Role,
-            Expr::value(Some(changes.role.to_owned())),
+            Expr::value(Some(changes.role.clone())),
         )
         .col_expr(account::Column::Active, Expr::value(changes.active))
         .col_expr(account::Column::UpdatedAt, Expr::value(now));
@@ -222,7 +222,7 @@ pub(super) async fn update(
     Ok(revoked)
 }
 
-/// Starts a query over the tenant's active planner users with the Administrator role.
+/// Starts a query over the tenant's active planner users in the Administrator group.
 fn active_administrators<C: ConnectionTrait>(
     scope: &Scoped<'_, C>,
 ) -> sea_orm::Select<account::Entity> {

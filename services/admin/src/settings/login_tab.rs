@@ -13,7 +13,7 @@ use mep24web_entities::tenant_settings;
 use mep24web_platform::audit;
 use mep24web_platform::client_ip::ClientIp;
 use mep24web_platform::error::Result;
-use mep24web_platform::sessions::Administrator;
+use mep24web_platform::rights::{Allowed, need};
 use mep24web_platform::{AppState, Error};
 use minijinja::context;
 use sea_orm::TransactionTrait;
@@ -86,7 +86,7 @@ impl LoginForm {
 
 pub(super) async fn show(
     State(state): State<AppState>,
-    Administrator(auth): Administrator,
+    Allowed { auth, .. }: Allowed<need::ChangeSettings>,
     query: std::result::Result<Query<NoticeQuery>, QueryRejection>,
 ) -> Result<Response> {
     let current = store::load(&state.db, auth.tenant.id).await?;
@@ -109,7 +109,7 @@ pub(super) async fn show(
 
 pub(super) async fn save(
     State(state): State<AppState>,
-    Administrator(auth): Administrator,
+    Allowed { auth, .. }: Allowed<need::ChangeSettings>,
     client: ClientIp,
     form: std::result::Result<Form<LoginForm>, FormRejection>,
 ) -> Result<Response> {

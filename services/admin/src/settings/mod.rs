@@ -8,15 +8,16 @@
 use std::collections::BTreeMap;
 use std::ops::RangeInclusive;
 
-use axum::Router;
 use axum::extract::Query;
 use axum::extract::rejection::QueryRejection;
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Redirect, Response};
 use axum::routing::get;
 use mep24web_platform::error::Result;
-use mep24web_platform::sessions::{Administrator, Authenticated};
-use mep24web_platform::{AppState, i18n, templates, web};
+use mep24web_platform::rights::{Allowed, Right, need};
+use mep24web_platform::routes::{Access, RouteTable};
+use mep24web_platform::sessions::Authenticated;
+use mep24web_platform::{i18n, templates, web};
 use minijinja::{Value, context};
 use serde::Deserialize;
 
@@ -29,13 +30,19 @@ mod store;
 type FieldErrors = BTreeMap<&'static str, &'static str>;
 
 /// Returns the routes of the settings tabs.
-pub fn router() -> Router<AppState> {
-    Router::new()
-        .route("/admin/einstellungen", get(first_tab))
-        .route(login_tab::PATH, get(login_tab::show).post(login_tab::save))
-        .route(
+pub fn routes() -> RouteTable {
+    let settings = Access::Right(Right::ChangeSettings);
+    RouteTable::new()
+        .get("/admin/einstellungen", get(first_tab), settings)
+        .get_post(
+            login_tab::PATH,
+            get(login_tab::show).post(login_tab::save),
+            settings,
+        )
+        .get_post(
             portal_tab::PATH,
             get(portal_tab::show).post(portal_tab::save),
+            settings,
         )
 }
 
@@ -57,7 +64,7 @@ fn parse_number(raw: &str, range: RangeInclusive<i32>) -> std::result::Result<i3
 }
 
 /// Opens the first tab.
-async fn first_tab(Administrator(_auth): Administrator) -> Redirect {
+async fn first_tab(_allowed: Allowed<need::ChangeSettings>) -> Redirect {
     Redirect::to(login_tab::PATH)
 }
 

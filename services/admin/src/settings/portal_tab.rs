@@ -11,7 +11,7 @@ use mep24web_employee_import::is_valid_email;
 use mep24web_entities::tenant_settings;
 use mep24web_platform::client_ip::ClientIp;
 use mep24web_platform::error::Result;
-use mep24web_platform::sessions::Administrator;
+use mep24web_platform::rights::{Allowed, need};
 use mep24web_platform::{AppState, Error};
 use minijinja::context;
 use sea_orm::TransactionTrait;
@@ -78,7 +78,7 @@ impl PortalForm {
 
 pub(super) async fn show(
     State(state): State<AppState>,
-    Administrator(auth): Administrator,
+    Allowed { auth, .. }: Allowed<need::ChangeSettings>,
     query: std::result::Result<Query<NoticeQuery>, QueryRejection>,
 ) -> Result<Response> {
     let current = store::load(&state.db, auth.tenant.id).await?;
@@ -99,7 +99,7 @@ pub(super) async fn show(
 
 pub(super) async fn save(
     State(state): State<AppState>,
-    Administrator(auth): Administrator,
+    Allowed { auth, .. }: Allowed<need::ChangeSettings>,
     client: ClientIp,
     form: std::result::Result<Form<PortalForm>, FormRejection>,
 ) -> Result<Response> {

@@ -1,9 +1,11 @@
 //! Finding the accounts a reset request names and sending each a new reset link.
 
 use std::collections::BTreeMap;
+use std::net::IpAddr;
 
 use chrono::{Duration, Utc};
 use mep24web_entities::{account, employee, password_token, tenant_settings};
+use mep24web_platform::audit::{self, AuditAction, AuditTarget};
 use mep24web_platform::db::{self, Scoped};
 use mep24web_platform::sessions::may_sign_in;
 use mep24web_platform::{AppState, TenantContext, tokens, username};
@@ -17,10 +19,17 @@ use super::{PURPOSE, VALID_MINUTES, mail};
 /// Most accounts one request mails, for an email address that several accounts share.
 const MAX_ACCOUNTS: u64 = 10;
 
-/// Sends a reset link to every account that `identifier` names, if the tenant allows the reset.
-/// Runs after the response was sent, so it logs its errors instead of returning them.
-pub(super) async fn send_reset_links(state: AppState, tenant: TenantContext, identifier: String) {
-    match send(&state, &tenant, &identifier).await {
+/// Sends a reset link to every account that `identifier` names, if the tenant allows the reset,
+/// and records `password_reset_requested` from `source_ip` for each of them. A request that
+/// names no account records nothing. Runs after the response was sent, so it logs its errors
+/// instead of returning them.
+pub(super) async fn send_reset_links(
+    state: AppState,
+    tenant: TenantContext,
+    identifier: String,
+    source_ip: IpAddr,
+) {
+    match send(&state, &tenant, &identifier, source_ip).await {
         Ok(Outcome::Disabled) => {
             tracing::info!(tenant_id = %tenant.id, "reset link not sent: self-service reset is off");
         }
@@ -54,6 +63,7 @@ async fn send(
     state: &AppState,
     tenant: &TenantContext,
     identifier: &str,
+    source_ip: IpAddr,
 ) -> anyhow::Result<Outcome> {
     // The request's own database scope has ended, so this task opens its own for the tenant.
     // Reading and writing use two transactions. On SQLite a transaction that reads first fails
@@ -83,6 +93,21 @@ async fn send(
         let token = store_token(&writing, tenant, recipient.account.id).await?;
         let outgoing = mail::render(state, tenant, &recipient.account, &recipient.email, &token)?;
         state.mail.enqueue(&writing, tenant.id, outgoing).await?;
+        // The identifier the requester typed stays out of the event, because it may be an
+        // email address.
+        let target = AuditTarget::account(&recipient.account);
+        let action = AuditAction::PasswordResetRequested;
+        let details = serde_json::json!({});
+        audit::record(
+            &writing,
+            tenant.id,
+            None,
+            action,
+            target,
+            Some(source_ip),
+            details,
+        )
+        .await?;
         account_ids.push(recipient.account.id);
     }
     writing.commit().await?;

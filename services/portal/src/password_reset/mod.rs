@@ -8,9 +8,8 @@
 //! sets a new password once. A reset link is a `password_tokens` row with purpose `reset`,
 //! stored as a hash, valid for [`VALID_MINUTES`], and a newer link replaces older ones.
 
-use axum::Router;
 use axum::routing::get;
-use mep24web_platform::AppState;
+use mep24web_platform::routes::{Access, RouteTable};
 
 mod complete;
 mod issue;
@@ -25,8 +24,16 @@ const VALID_MINUTES: i64 = 60;
 const MAX_IDENTIFIER_CHARS: usize = 254;
 
 /// Returns the routes `/password/forgot` and `/reset/{token}`.
-pub fn router() -> Router<AppState> {
-    Router::new()
-        .route("/password/forgot", get(request::show).post(request::submit))
-        .route("/reset/{token}", get(complete::show).post(complete::submit))
+pub fn routes() -> RouteTable {
+    RouteTable::new()
+        .get_post(
+            "/password/forgot",
+            get(request::show).post(request::submit),
+            Access::Public,
+        )
+        .get_post(
+            "/reset/{token}",
+            get(complete::show).post(complete::submit),
+            Access::Public,
+        )
 }

@@ -65,7 +65,12 @@ pub(super) async fn submit(
         );
     }
 
-    let work = issue::send_reset_links(state.clone(), tenant.clone(), identifier.to_owned());
+    let work = issue::send_reset_links(
+        state.clone(),
+        tenant.clone(),
+        identifier.to_owned(),
+        client.0,
+    );
     tokio::spawn(work.instrument(tracing::Span::current()));
     Ok(Redirect::to(&format!("{PATH}?sent=1")).into_response())
 }
