@@ -1406,3 +1406,45 @@ async fn import_commit_records_counts() {
     );
     app.stop().await;
 }
+
+#[tokio::test]
+async fn org_unit_changes_are_recorded() {
+    let app = spawn_app().await;
+    let tenant = app.create_tenant("ebenen", "Apotheke Ebenen").await;
+    let admin = admin_client(&app, &tenant).await;
+    let root = root_unit(&app, &tenant).await.to_string();
+    let url = |path: &str| app.tenant_url(&tenant.slug, path);
+    let response = post_form(
+        &admin,
+        &url("/admin/stammdaten/ebene/neu"),
+        &[("parent_id", root.as_str()), ("name", "Filiale Nord")],
+    )
+    .await;
+    assert_eq!(response.status(), StatusCode::SEE_OTHER);
+    let created = events_with_action(&app, &tenant, "unit_created").await;
+    assert_eq!(created.len(), 1);
+    let branch = created[0].target_id.unwrap();
+    assert_eq!(created[0].target_name.as_deref(), Some("Filiale Nord"));
+    assert_eq!(
+        details_of(&created[0]),
+        serde_json::json!({ "kind": "branch", "parent": "Apotheke Ebenen" })
+    );
+    assert_eq!(created[0].source_ip.as_deref(), Some("127.0.0.1"));
+
+    let path = format!("/admin/stammdaten/ebene/{branch}");
+    for name in ["Filiale Nord-West", "Filiale Nord-West"] {
+        let response = post_form(&admin, &url(&path), &[("name", name)]).await;
+        assert_eq!(response.status(), StatusCode::SEE_OTHER);
+    }
+    // Saving the same name again changes nothing and records nothing.
+    let renamed = events_with_action(&app, &tenant, "unit_renamed").await;
+    assert_eq!(renamed.len(), 1);
+    assert_eq!(
+        details_of(&renamed[0]),
+        serde_json::json!({ "from": "Filiale Nord", "to": "Filiale Nord-West" })
+    );
+    assert_eq!(
+        renamed[0].actor_account_id,
+        Some(admin_account(&app, &tenant).await.id)
+    );
+}

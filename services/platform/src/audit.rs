@@ -54,11 +54,13 @@ pub enum AuditAction {
     GroupDeleted,
     PasswordResetRequested,
     RecoveryCodesRenewed,
+    UnitCreated,
+    UnitRenamed,
 }
 
 impl AuditAction {
     /// Every action, in the order the filter on the log page lists them.
-    pub const ALL: [Self; 26] = [
+    pub const ALL: [Self; 28] = [
         Self::LoginSucceeded,
         Self::LoginFailed,
         Self::InvitationSent,
@@ -85,6 +87,8 @@ impl AuditAction {
         Self::GroupDeleted,
         Self::PasswordResetRequested,
         Self::RecoveryCodesRenewed,
+        Self::UnitCreated,
+        Self::UnitRenamed,
     ];
 
     /// Returns the stored snake_case code. The locale key of its name is `audit.action.<code>`.
@@ -114,6 +118,8 @@ impl AuditAction {
             Self::GroupCreated => "group_created",
             Self::GroupUpdated => "group_updated",
             Self::GroupDeleted => "group_deleted",
+            Self::UnitCreated => "unit_created",
+            Self::UnitRenamed => "unit_renamed",
             Self::PasswordResetRequested => "password_reset_requested",
             Self::RecoveryCodesRenewed => "recovery_codes_renewed",
         }
@@ -168,6 +174,15 @@ impl AuditTarget {
             kind: "settings",
             id: None,
             name: None,
+        }
+    }
+
+    /// Builds the target for a node of the organization tree, named by its name.
+    pub fn org_unit(id: i64, name: &str) -> Self {
+        Self {
+            kind: "org_unit",
+            id: Some(id),
+            name: Some(name.to_owned()),
         }
     }
 

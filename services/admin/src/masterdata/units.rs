@@ -7,6 +7,8 @@ use axum::extract::{Path, Query, State};
 use axum::response::{Html, IntoResponse, Response};
 use chrono::Utc;
 use mep24web_entities::org_unit;
+use mep24web_platform::audit::{self, AuditAction, AuditTarget};
+use mep24web_platform::client_ip::ClientIp;
 use mep24web_platform::db::{self, Scoped};
 use mep24web_platform::rights::{Allowed, Reach, need};
 use mep24web_platform::sessions::Authenticated;
@@ -114,6 +116,7 @@ pub(super) async fn new_form(
 pub(super) async fn create(
     State(state): State<AppState>,
     Allowed { auth, reach, .. }: Allowed<need::EditMasterData>,
+    client: ClientIp,
     form: Result<Form<UnitForm>, FormRejection>,
 ) -> Result<Response, Error> {
     let form = forms::accept(form)?;
@@ -151,6 +154,10 @@ pub(super) async fn create(
     }
     .insert(&txn)
     .await?;
+    let details = serde_json::json!({ "kind": kind.as_str(), "parent": parent.name });
+    let target = AuditTarget::org_unit(created.id, &created.name);
+    let action = AuditAction::UnitCreated;
+    audit::record_by(&txn, &auth.account, action, target, client.0, details).await?;
     txn.commit().await?;
     tracing::info!(
         tenant_id = %tenant_id,
@@ -182,6 +189,7 @@ pub(super) async fn rename_form(
 pub(super) async fn rename(
     State(state): State<AppState>,
     Allowed { auth, reach, .. }: Allowed<need::EditMasterData>,
+    client: ClientIp,
     Path(raw_id): Path<String>,
     form: Result<Form<UnitForm>, FormRejection>,
 ) -> Result<Response, Error> {
@@ -210,10 +218,16 @@ pub(super) async fn rename(
 
     scope
         .update_many::<org_unit::Entity>()
-        .col_expr(org_unit::Column::Name, Expr::value(name))
+        .col_expr(org_unit::Column::Name, Expr::value(name.clone()))
         .filter(org_unit::Column::Id.eq(unit.id))
         .exec(&txn)
         .await?;
+    if name != unit.name {
+        let details = serde_json::json!({ "from": unit.name, "to": name });
+        let target = AuditTarget::org_unit(unit.id, &name);
+        let action = AuditAction::UnitRenamed;
+        audit::record_by(&txn, &auth.account, action, target, client.0, details).await?;
+    }
     txn.commit().await?;
     tracing::info!(
         tenant_id = %tenant_id,
