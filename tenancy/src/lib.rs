@@ -3,6 +3,7 @@
 //! Host normalization, slugs and customer numbers are pure parsing; the resolver and provisioning
 //! talk to the database. Nothing here depends on the HTTP handlers of the services.
 
+pub mod change_feed;
 pub mod customer_number;
 pub mod host;
 pub mod provision;

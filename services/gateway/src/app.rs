@@ -174,11 +174,19 @@ impl Application {
             sender: mail,
             poll_interval: Duration::from_secs(settings.outbox_poll_seconds.max(1)),
         };
-        let workers = vec![
+        let mut workers = vec![
             tokio::spawn(worker.run(shutdown_rx.clone())),
             tokio::spawn(audit_retention::run(db.clone(), shutdown_rx.clone())),
-            tokio::spawn(resolver.clone().watch_changes(shutdown_rx)),
+            tokio::spawn(resolver.clone().watch_changes(shutdown_rx.clone())),
         ];
+        if let Some(url) = settings.redis_url()? {
+            workers.push(tokio::spawn(mep24web_tenancy::change_feed::listen(
+                resolver.clone(),
+                url,
+                settings.redis_key_prefix.clone(),
+                shutdown_rx,
+            )));
+        }
 
         let gateway = Gateway::new(
             state.clone(),
