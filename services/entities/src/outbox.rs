@@ -19,6 +19,8 @@ pub struct Model {
     pub next_attempt_at: DateTimeUtc,
     /// A worker that claimed the row owns it until then.
     pub locked_until: Option<DateTimeUtc>,
+    /// Random id of the worker that has claimed the row, set together with `locked_until`.
+    pub claimed_by: Option<String>,
     pub last_error: Option<String>,
     pub created_at: DateTimeUtc,
     pub sent_at: Option<DateTimeUtc>,
