@@ -3,7 +3,11 @@
 //!
 //! It speaks enough of RFC 5321 for lettre's plain SMTP client: EHLO/HELO, MAIL FROM, RCPT TO,
 //! DATA with dot-stuffing, RSET, NOOP and QUIT. There is no TLS, no AUTH and no size limit.
+//!
+//! For tests of failing mail servers it can show a [`Fault`] on the next connections, and stop
+//! listening for a while ([`SmtpServer::go_down`], [`SmtpServer::come_up`]).
 
+use std::collections::VecDeque;
 use std::net::SocketAddr;
 use std::sync::{Arc, Mutex, MutexGuard};
 
@@ -21,12 +25,24 @@ pub struct StoredMessage {
     pub data: Vec<u8>,
 }
 
+/// A failure the server shows on one connection.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Fault {
+    /// Accepts the connection and never sends the greeting.
+    NeverGreet,
+    /// Replies 354 to DATA, reads the first line of the message and closes the connection
+    /// without a reply, so the message is not stored.
+    DropDuringData,
+}
+
 /// The running listener and the messages it received. Dropping it stops accepting connections.
 pub struct SmtpServer {
     address: SocketAddr,
     messages: Arc<Mutex<Vec<StoredMessage>>>,
     count: watch::Receiver<usize>,
-    accept_task: JoinHandle<()>,
+    store: Store,
+    /// The task accepting connections; `None` while the server is down.
+    accept_task: Mutex<Option<JoinHandle<()>>>,
 }
 
 impl SmtpServer {
@@ -39,14 +55,43 @@ impl SmtpServer {
         let store = Store {
             messages: messages.clone(),
             count: Arc::new(count_sender),
+            faults: Arc::new(Mutex::new(VecDeque::new())),
         };
-        let accept_task = tokio::spawn(accept_loop(listener, store));
+        let accept_task = tokio::spawn(accept_loop(listener, store.clone()));
         Ok(Self {
             address,
             messages,
             count,
-            accept_task,
+            store,
+            accept_task: Mutex::new(Some(accept_task)),
         })
+    }
+
+    /// Makes the next connections show `faults`, one per connection in order. Later connections
+    /// work normally.
+    pub fn inject_faults(&self, faults: impl IntoIterator<Item = Fault>) {
+        lock(&self.store.faults).extend(faults);
+    }
+
+    /// Stops listening, so new connections are refused until [`Self::come_up`]. Connections
+    /// already open stay open.
+    pub async fn go_down(&self) {
+        let task = lock(&self.accept_task).take();
+        if let Some(task) = task {
+            task.abort();
+            // The listener is closed once the aborted task has finished.
+            let _ = task.await;
+        }
+    }
+
+    /// Listens again on the same address after [`Self::go_down`].
+    pub async fn come_up(&self) -> std::io::Result<()> {
+        let listener = TcpListener::bind(self.address).await?;
+        let task = tokio::spawn(accept_loop(listener, self.store.clone()));
+        if let Some(previous) = lock(&self.accept_task).replace(task) {
+            previous.abort();
+        }
+        Ok(())
     }
 
     pub fn address(&self) -> SocketAddr {
@@ -71,7 +116,9 @@ impl SmtpServer {
 
 impl Drop for SmtpServer {
     fn drop(&mut self) {
-        self.accept_task.abort();
+        if let Some(task) = lock(&self.accept_task).take() {
+            task.abort();
+        }
     }
 }
 
@@ -79,6 +126,8 @@ impl Drop for SmtpServer {
 struct Store {
     messages: Arc<Mutex<Vec<StoredMessage>>>,
     count: Arc<watch::Sender<usize>>,
+    /// Faults for the next connections, first in first out.
+    faults: Arc<Mutex<VecDeque<Fault>>>,
 }
 
 impl Store {
@@ -92,9 +141,9 @@ impl Store {
     }
 }
 
-/// Locks the message list; a panic in another test thread does not hide the messages.
-fn lock(messages: &Mutex<Vec<StoredMessage>>) -> MutexGuard<'_, Vec<StoredMessage>> {
-    messages
+/// Locks a mutex of the server; a panic in another test thread does not hide its content.
+fn lock<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
+    mutex
         .lock()
         .unwrap_or_else(|poisoned| poisoned.into_inner())
 }
@@ -104,8 +153,9 @@ async fn accept_loop(listener: TcpListener, store: Store) {
         match listener.accept().await {
             Ok((stream, _)) => {
                 let store = store.clone();
+                let fault = lock(&store.faults).pop_front();
                 tokio::spawn(async move {
-                    if let Err(error) = serve_connection(stream, store).await {
+                    if let Err(error) = serve_connection(stream, store, fault).await {
                         eprintln!("test SMTP server: connection failed: {error}");
                     }
                 });
@@ -125,9 +175,21 @@ struct Transaction {
     recipients: Vec<String>,
 }
 
-async fn serve_connection(stream: TcpStream, store: Store) -> std::io::Result<()> {
+async fn serve_connection(
+    stream: TcpStream,
+    store: Store,
+    fault: Option<Fault>,
+) -> std::io::Result<()> {
     let (reader, mut writer) = stream.into_split();
     let mut reader = BufReader::new(reader);
+    if fault == Some(Fault::NeverGreet) {
+        // Hold the connection without a word until the client gives up.
+        let mut ignored = Vec::new();
+        while reader.read_until(b'\n', &mut ignored).await? > 0 {
+            ignored.clear();
+        }
+        return Ok(());
+    }
     writer
         .write_all(b"220 localhost ESMTP test server ready\r\n")
         .await?;
@@ -182,6 +244,11 @@ async fn serve_connection(stream: TcpStream, store: Store) -> std::io::Result<()
                 writer
                     .write_all(b"354 End data with <CR><LF>.<CR><LF>\r\n")
                     .await?;
+                if fault == Some(Fault::DropDuringData) {
+                    let mut first_line = Vec::new();
+                    reader.read_until(b'\n', &mut first_line).await?;
+                    return Ok(());
+                }
                 let Some(data) = read_data(&mut reader).await? else {
                     return Ok(());
                 };
