@@ -6,6 +6,7 @@ use axum::extract::rejection::JsonRejection;
 use axum::extract::{FromRequest, Request};
 use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
+use mep24web_platform::error::is_database_unavailable;
 use mep24web_platform::i18n::{self, Locale};
 use serde::Serialize;
 
@@ -71,6 +72,7 @@ impl ApiError {
             Self::BadRequest => "bad_request",
             Self::NotFound => "not_found",
             Self::MethodNotAllowed => "method_not_allowed",
+            Self::Internal(error) if is_database_unavailable(error) => "unavailable",
             Self::Internal(_) => "internal",
         }
     }
@@ -86,6 +88,10 @@ impl ApiError {
             Self::BadRequest => StatusCode::BAD_REQUEST,
             Self::NotFound => StatusCode::NOT_FOUND,
             Self::MethodNotAllowed => StatusCode::METHOD_NOT_ALLOWED,
+            // The database is down or its pool exhausted: the call may succeed when repeated.
+            Self::Internal(error) if is_database_unavailable(error) => {
+                StatusCode::SERVICE_UNAVAILABLE
+            }
             Self::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
         }
     }
@@ -199,6 +205,9 @@ mod tests {
             ApiError::NotFound,
             ApiError::MethodNotAllowed,
             ApiError::Internal(anyhow::anyhow!("secret detail")),
+            ApiError::from(sea_orm::DbErr::ConnectionAcquire(
+                sea_orm::error::ConnAcquireErr::Timeout,
+            )),
         ];
         for error in errors {
             let body = error.body();
@@ -207,6 +216,15 @@ mod tests {
             assert_ne!(body.message_en, key, "English text missing for {key}");
             assert!(!body.message_de.contains("secret detail"));
         }
+    }
+
+    #[test]
+    fn database_outage_is_unavailable() {
+        let error = ApiError::from(sea_orm::DbErr::ConnectionAcquire(
+            sea_orm::error::ConnAcquireErr::Timeout,
+        ));
+        assert_eq!(error.status(), StatusCode::SERVICE_UNAVAILABLE);
+        assert_eq!(error.code(), "unavailable");
     }
 
     #[test]

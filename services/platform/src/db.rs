@@ -16,7 +16,8 @@ use sea_orm::sea_query::IntoCondition;
 use sea_orm::{
     AccessMode, ColumnTrait, ConnectOptions, ConnectionTrait, Database, DatabaseBackend,
     DatabaseConnection, DatabaseTransaction, DbErr, ExecResult, IsolationLevel, PrimaryKeyTrait,
-    QueryFilter, QueryResult, Select, Statement, TransactionError, TransactionTrait,
+    QueryFilter, QueryResult, RuntimeErr, Select, SqlxError, Statement, TransactionError,
+    TransactionTrait,
 };
 
 use crate::tenant::TenantId;
@@ -28,9 +29,28 @@ pub fn sqlite_url(data_dir: &Path) -> std::io::Result<String> {
     Ok(format!("sqlite://{}?mode=rwc", file.display()))
 }
 
+/// Acquire timeout of [`connect`], for operator commands and tests; the server takes its own
+/// from the settings.
+pub const DEFAULT_ACQUIRE_TIMEOUT: Duration = Duration::from_secs(5);
+
+/// Opens a connection pool with [`DEFAULT_ACQUIRE_TIMEOUT`]; see [`connect_with_timeout`].
+pub async fn connect(url: &str, max_connections: u32) -> Result<DatabaseConnection, DbErr> {
+    connect_with_timeout(url, max_connections, DEFAULT_ACQUIRE_TIMEOUT).await
+}
+
 /// Opens a connection pool; on SQLite it switches the file to write-ahead logging so readers do
 /// not wait for writers.
-pub async fn connect(url: &str, max_connections: u32) -> Result<DatabaseConnection, DbErr> {
+///
+/// Each statement waits at most `acquire_timeout` for a pooled connection, including the time
+/// to open a new one, and then fails with [`DbErr::ConnectionAcquire`]. While the database is down
+/// or every connection is busy, requests therefore fail after that time instead of hanging.
+/// sqlx checks an idle connection before handing it out and replaces a broken one, so the pool
+/// recovers by itself once the database is back.
+pub async fn connect_with_timeout(
+    url: &str,
+    max_connections: u32,
+    acquire_timeout: Duration,
+) -> Result<DatabaseConnection, DbErr> {
     let mut url = url.to_owned();
     if url.starts_with("sqlite:") && url.contains("mode=rwc") {
         // Create the file once, then open the pool without the create flag: a pool connection
@@ -42,8 +62,7 @@ pub async fn connect(url: &str, max_connections: u32) -> Result<DatabaseConnecti
     options
         .max_connections(max_connections)
         .min_connections(1)
-        .connect_timeout(Duration::from_secs(5))
-        .acquire_timeout(Duration::from_secs(5))
+        .acquire_timeout(acquire_timeout)
         .sqlx_logging(false);
     let conn = Database::connect(options).await?;
     if conn.get_database_backend() == sea_orm::DatabaseBackend::Sqlite {
@@ -515,6 +534,39 @@ impl<'c, C: ConnectionTrait> Scoped<'c, C> {
     }
 }
 
+/// Returns true when the database cannot serve right now, as opposed to a statement that is
+/// wrong: no pooled connection within the acquire timeout, a connection that broke or was
+/// closed, or a PostgreSQL server that is shutting down, starting up or out of resources
+/// (SQLSTATE classes 08 and 53, and 57P01 to 57P03). Such a request may succeed when repeated.
+pub fn is_unavailable(error: &DbErr) -> bool {
+    let runtime = match error {
+        DbErr::ConnectionAcquire(_) => return true,
+        DbErr::Conn(runtime) | DbErr::Exec(runtime) | DbErr::Query(runtime) => runtime,
+        _ => return false,
+    };
+    let RuntimeErr::SqlxError(error) = runtime else {
+        return false;
+    };
+    match error {
+        SqlxError::Io(_)
+        | SqlxError::Tls(_)
+        | SqlxError::PoolTimedOut
+        | SqlxError::PoolClosed
+        | SqlxError::WorkerCrashed => true,
+        SqlxError::Database(error) => error.code().is_some_and(|code| is_unavailable_state(&code)),
+        _ => false,
+    }
+}
+
+/// Returns true for the PostgreSQL SQLSTATE codes of [`is_unavailable`]. SQLite's numeric codes
+/// have at most four digits, so they never match.
+fn is_unavailable_state(code: &str) -> bool {
+    code.len() == 5
+        && (code.starts_with("08")
+            || code.starts_with("53")
+            || matches!(code, "57P01" | "57P02" | "57P03"))
+}
+
 /// Returns true when the error is a unique-constraint violation.
 pub fn is_unique_violation(error: &DbErr) -> bool {
     matches!(
@@ -526,6 +578,30 @@ pub fn is_unique_violation(error: &DbErr) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn unavailable_states_are_connection_and_shutdown_codes() {
+        for code in ["08006", "08001", "53300", "57P01", "57P02", "57P03"] {
+            assert!(is_unavailable_state(code), "{code}");
+        }
+        for code in ["23505", "40001", "42P01", "57014", "5", "2067", ""] {
+            assert!(!is_unavailable_state(code), "{code}");
+        }
+    }
+
+    #[test]
+    fn pool_timeout_and_io_errors_are_unavailable() {
+        let timeout = DbErr::ConnectionAcquire(sea_orm::error::ConnAcquireErr::Timeout);
+        assert!(is_unavailable(&timeout));
+
+        let refused = std::io::Error::from(std::io::ErrorKind::ConnectionRefused);
+        let io = DbErr::Query(RuntimeErr::SqlxError(SqlxError::Io(refused)));
+        assert!(is_unavailable(&io));
+
+        let decode = DbErr::Query(RuntimeErr::SqlxError(SqlxError::RowNotFound));
+        assert!(!is_unavailable(&decode));
+        assert!(!is_unavailable(&DbErr::Custom("bad input".to_owned())));
+    }
 
     #[test]
     fn changes_rows_reads_first_keyword() {

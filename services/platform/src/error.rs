@@ -58,10 +58,13 @@ impl IntoResponse for Error {
             Self::NotFound => (StatusCode::NOT_FOUND, "errors.not_found"),
             Self::Forbidden => (StatusCode::FORBIDDEN, "errors.forbidden"),
             Self::BadRequest(key) => (StatusCode::BAD_REQUEST, *key),
-            // Every pooled connection stayed busy for the acquire timeout: the service is
-            // overloaded rather than broken, and the request may succeed when repeated.
-            Self::Internal(error) if is_pool_timeout(error) => {
-                tracing::error!(error = format!("{error:#}"), "request failed");
+            // The database is down or every pooled connection stayed busy for the acquire
+            // timeout. The request may succeed when repeated, so the status is 503, not 500.
+            Self::Internal(error) if is_database_unavailable(error) => {
+                tracing::error!(
+                    error = format!("{error:#}"),
+                    "request failed, database unavailable"
+                );
                 (StatusCode::SERVICE_UNAVAILABLE, "errors.unavailable")
             }
             Self::Internal(error) => {
@@ -73,14 +76,13 @@ impl IntoResponse for Error {
     }
 }
 
-/// Returns true when the database pool had no free connection within its acquire timeout.
-fn is_pool_timeout(error: &anyhow::Error) -> bool {
-    matches!(
-        error.downcast_ref::<sea_orm::DbErr>(),
-        Some(sea_orm::DbErr::ConnectionAcquire(
-            sea_orm::error::ConnAcquireErr::Timeout
-        ))
-    )
+/// Returns true when a database error anywhere in the chain means the database cannot serve
+/// right now (see [`crate::db::is_unavailable`]).
+pub fn is_database_unavailable(error: &anyhow::Error) -> bool {
+    error
+        .chain()
+        .filter_map(|cause| cause.downcast_ref::<sea_orm::DbErr>())
+        .any(crate::db::is_unavailable)
 }
 
 /// Renders the error page for a status and a locale key of its message.

@@ -10,6 +10,7 @@ pub mod error;
 pub mod i18n;
 pub mod login;
 pub mod mail;
+pub mod metrics;
 pub mod passwords;
 pub mod rate_limit;
 pub mod rights;

@@ -60,7 +60,10 @@ pub async fn authenticate<C: ConnectionTrait>(
     username_input: &str,
     password: &SecretString,
 ) -> Result<Result<account::Model, LoginFailure>, DbErr> {
-    let fail = |reason| Ok(Err(LoginFailure { reason }));
+    let fail = |reason| {
+        crate::metrics::count_login_failure(reason);
+        Ok(Err(LoginFailure { reason }))
+    };
     let scope = Scoped::new(conn, tenant.id);
     let key = username::key_of(username_input);
     let account = if key.is_empty() || key.len() > 256 || tenant.suspended {
@@ -128,7 +131,8 @@ fn is_locked(account: &account::Model) -> bool {
     account.locked_until.is_some_and(|until| until > Utc::now())
 }
 
-/// Completes a login: clears the failure counter and the lockout and records the login time.
+/// Completes a login: clears the failure counter and the lockout, records the login time and
+/// counts the login in [`crate::metrics::LOGINS`].
 pub async fn record_success<C: ConnectionTrait>(
     conn: &C,
     tenant: &TenantContext,
@@ -146,6 +150,7 @@ pub async fn record_success<C: ConnectionTrait>(
         .filter(account::Column::Id.eq(account_id))
         .exec(conn)
         .await?;
+    crate::metrics::count_login_success();
     Ok(())
 }
 
@@ -182,6 +187,7 @@ pub async fn record_failure<C: ConnectionTrait>(
         .exec(conn)
         .await?;
     if locked.rows_affected > 0 {
+        crate::metrics::count_lockout();
         tracing::warn!(
             tenant_id = %tenant.id,
             account_id = account.id,

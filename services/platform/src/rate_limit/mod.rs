@@ -130,6 +130,7 @@ impl LoginLimiter {
             let key = format!("ip:{}", address_key(client));
             let count = self.count(&self.by_ip, &key, window).await;
             if over_limit(count, self.limits.per_ip, LimitScope::ClientIp, tenant) {
+                crate::metrics::count_rate_limited(LimitScope::ClientIp);
                 return Decision::Limited {
                     scope: LimitScope::ClientIp,
                     retry_after_seconds,
@@ -147,6 +148,7 @@ impl LoginLimiter {
                 LimitScope::Tenant,
                 Some(tenant),
             ) {
+                crate::metrics::count_rate_limited(LimitScope::Tenant);
                 return Decision::Limited {
                     scope: LimitScope::Tenant,
                     retry_after_seconds,
