@@ -9,7 +9,9 @@
 pub mod accounts;
 pub mod http;
 pub mod mail;
+pub mod pg_cluster;
 pub mod postgres;
+pub mod redis_server;
 pub mod smtp;
 
 use std::collections::HashSet;
@@ -17,6 +19,7 @@ use std::net::{Ipv4Addr, SocketAddr};
 use std::sync::{Mutex, Once};
 use std::time::Duration;
 
+use mep24web::settings::OptionalAddress;
 use mep24web::{Application, Settings};
 use mep24web_platform::{AppState, TenantId};
 use mep24web_tenancy::Slug;
@@ -37,6 +40,8 @@ pub const BASE_DOMAIN: &str = "localhost";
 pub struct TestApp {
     /// The port the server listens on, on 127.0.0.1.
     pub port: u16,
+    /// The port of the `/metrics` listener on 127.0.0.1, unless the test turned it off.
+    pub metrics_port: Option<u16>,
     state: AppState,
     /// Connection as the table owner, which can read every tenant's rows (row-level security does
     /// not apply to the PostgreSQL superuser), for test setup and checks.
@@ -74,6 +79,15 @@ pub async fn spawn_app() -> TestApp {
 /// Starts the application with the test settings after `configure` changed them, e.g. to set
 /// `trusted_proxies`.
 pub async fn spawn_app_with(configure: impl FnOnce(&mut Settings)) -> TestApp {
+    spawn_app_on(postgres::server_url_from_env(), configure).await
+}
+
+/// Starts the application like [`spawn_app_with`], with a fresh database on the PostgreSQL
+/// server at `server_url`, or on SQLite when it is `None`, whatever the environment names.
+pub async fn spawn_app_on(
+    server_url: Option<String>,
+    configure: impl FnOnce(&mut Settings),
+) -> TestApp {
     let log = std::env::var("RUST_LOG").unwrap_or_else(|_| "warn".to_owned());
     init_logging(&log);
 
@@ -84,7 +98,7 @@ pub async fn spawn_app_with(configure: impl FnOnce(&mut Settings)) -> TestApp {
         .prefix("mep24web-test-")
         .tempdir()
         .unwrap_or_else(|error| panic!("cannot create a temporary data folder: {error}"));
-    let database = match postgres::server_url_from_env() {
+    let database = match server_url {
         Some(server_url) => Some(
             postgres::TestDatabase::create(&server_url)
                 .await
@@ -103,7 +117,9 @@ pub async fn spawn_app_with(configure: impl FnOnce(&mut Settings)) -> TestApp {
             .as_ref()
             .map(|database| SecretString::from(database.url().to_owned())),
         db_max_connections: 5,
+        db_acquire_timeout_ms: 2000,
         listen: SocketAddr::from((Ipv4Addr::LOCALHOST, 0)),
+        metrics_addr: OptionalAddress(Some(SocketAddr::from((Ipv4Addr::LOCALHOST, 0)))),
         base_domain: BASE_DOMAIN.to_owned(),
         public_url: None,
         trusted_proxies: Vec::new(),
@@ -116,6 +132,7 @@ pub async fn spawn_app_with(configure: impl FnOnce(&mut Settings)) -> TestApp {
         log,
         log_format: "text".to_owned(),
         request_timeout_seconds: 30,
+        shutdown_timeout_seconds: 10,
         redis_url: None,
         redis_url_file: None,
         redis_key_prefix: "mep24web".to_owned(),
@@ -130,6 +147,7 @@ pub async fn spawn_app_with(configure: impl FnOnce(&mut Settings)) -> TestApp {
         .await
         .unwrap_or_else(|error| panic!("cannot build the application: {error:#}"));
     let port = application.port();
+    let metrics_port = application.metrics_port();
     let state = application.state().clone();
     let owner_db = match &database {
         Some(database) => mep24web_platform::db::connect(database.url(), 3)
@@ -146,6 +164,7 @@ pub async fn spawn_app_with(configure: impl FnOnce(&mut Settings)) -> TestApp {
 
     TestApp {
         port,
+        metrics_port,
         state,
         owner_db,
         shutdown,
@@ -296,6 +315,21 @@ impl TestApp {
             }
         }
         None
+    }
+
+    /// Sends the shutdown signal without waiting: the server stops accepting connections and
+    /// lets running requests finish. [`TestApp::stop`] then waits for the end.
+    pub fn begin_shutdown(&self) {
+        let _ = self.shutdown.send(true);
+    }
+
+    /// Returns `http://127.0.0.1:<metrics port>/metrics`; panics when the metrics listener is
+    /// off.
+    pub fn metrics_url(&self) -> String {
+        let port = self
+            .metrics_port
+            .unwrap_or_else(|| panic!("the metrics listener of this test app is off"));
+        format!("http://127.0.0.1:{port}/metrics")
     }
 
     /// Stops the server gracefully and waits until it has stopped.

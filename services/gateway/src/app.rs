@@ -1,6 +1,8 @@
-//! The application: opens the database, starts the workers, binds the listener and serves the
-//! router until SIGTERM or Ctrl-C, then drains requests and stops the workers.
+//! The application: opens the database, starts the workers, binds the listeners and serves the
+//! router and the metrics endpoint until SIGTERM or Ctrl-C, then drains requests and stops the
+//! workers.
 
+use std::future::IntoFuture;
 use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Duration;
@@ -18,7 +20,9 @@ use sea_orm::DatabaseConnection;
 use tokio::net::TcpListener;
 use tokio::sync::watch;
 
+use crate::health::Readiness;
 use crate::host_layer::{self, Gateway};
+use crate::metrics::{self, Metrics};
 use crate::settings::Settings;
 use crate::{audit_retention, demo, stack};
 
@@ -41,9 +45,11 @@ pub async fn open_database(settings: &Settings) -> anyhow::Result<DatabaseConnec
         }
         owner.close().await?;
     }
-    let conn = db::connect(&url, max_connections).await.context(
-        "cannot connect to the database; check MEP24WEB_DATABASE_URL or MEP24WEB_DATA_DIR",
-    )?;
+    let conn = db::connect_with_timeout(&url, max_connections, settings.db_acquire_timeout())
+        .await
+        .context(
+            "cannot connect to the database; check MEP24WEB_DATABASE_URL or MEP24WEB_DATA_DIR",
+        )?;
     if migration_url == url {
         db::migrate(&conn)
             .await
@@ -107,11 +113,16 @@ pub fn login_limiter(settings: &Settings) -> anyhow::Result<LoginLimiter> {
     Ok(LoginLimiter::with_redis(limits, counter))
 }
 
-/// A built application, bound to its port and ready to serve.
+/// A built application, bound to its ports and ready to serve.
 pub struct Application {
     listener: TcpListener,
     router: Router,
     port: u16,
+    /// The listener of `/metrics` and its router, unless `MEP24WEB_METRICS_ADDR` is `off`.
+    metrics: Option<(TcpListener, Router)>,
+    metrics_port: Option<u16>,
+    readiness: Readiness,
+    shutdown_timeout: Duration,
     shutdown: watch::Sender<bool>,
     workers: Vec<tokio::task::JoinHandle<()>>,
     state: AppState,
@@ -179,25 +190,51 @@ impl Application {
             tokio::spawn(audit_retention::run(db.clone(), shutdown_rx.clone())),
             tokio::spawn(resolver.clone().watch_changes(shutdown_rx.clone())),
         ];
-        if let Some(url) = settings.redis_url()? {
+
+        let redis_url = settings.redis_url()?;
+        if let Some(url) = &redis_url {
             workers.push(tokio::spawn(mep24web_tenancy::change_feed::listen(
                 resolver.clone(),
-                url,
+                url.clone(),
                 settings.redis_key_prefix.clone(),
                 shutdown_rx,
             )));
         }
-
+        let readiness = Readiness::new(db.clone(), redis_url.as_deref())
+            .map_err(|error| anyhow::anyhow!("MEP24WEB_REDIS_URL is invalid: {error}"))?;
         let gateway = Gateway::new(
             state.clone(),
             resolver.clone(),
             settings.trusted_proxies.clone(),
+            readiness.clone(),
         );
-        let router = stack::wrap(host_layer::router(gateway), &settings);
+        let metrics_registry = Arc::new(Metrics::new(db.clone()));
+        let router = stack::wrap(
+            host_layer::router(gateway),
+            &settings,
+            metrics_registry.clone(),
+        );
+        let metrics = match settings.metrics_addr.0 {
+            Some(address) => {
+                let listener = TcpListener::bind(address).await.with_context(|| {
+                    format!("cannot listen on {address} (MEP24WEB_METRICS_ADDR; off turns it off)")
+                })?;
+                Some((listener, metrics::router(metrics_registry)))
+            }
+            None => None,
+        };
+        let metrics_port = match &metrics {
+            Some((listener, _)) => Some(listener.local_addr()?.port()),
+            None => None,
+        };
         Ok(Self {
             listener,
             router,
             port,
+            metrics,
+            metrics_port,
+            readiness,
+            shutdown_timeout: Duration::from_secs(settings.shutdown_timeout_seconds),
             shutdown,
             workers,
             state,
@@ -207,6 +244,11 @@ impl Application {
 
     pub fn port(&self) -> u16 {
         self.port
+    }
+
+    /// Returns the port of the metrics listener, or `None` when it is off.
+    pub fn metrics_port(&self) -> Option<u16> {
+        self.metrics_port
     }
 
     pub fn state(&self) -> &AppState {
@@ -222,33 +264,81 @@ impl Application {
         self.shutdown.clone()
     }
 
-    /// Serves until SIGTERM, Ctrl-C or the shutdown handle, then waits for running requests and
-    /// the workers.
+    /// Serves until SIGTERM, Ctrl-C or the shutdown handle. Then it closes the listener, so new
+    /// connections are refused, lets running requests finish for at most the shutdown timeout,
+    /// and waits for the workers.
     pub async fn run_until_stopped(self) -> anyhow::Result<()> {
         let address = self.listener.local_addr()?;
         tracing::info!(%address, apex = %self.state.urls.apex_url(), "server listening");
+        let metrics_server = self.metrics.map(|(listener, router)| {
+            let stopped = self.shutdown.subscribe();
+            tokio::spawn(serve_metrics(listener, router, stopped))
+        });
+
         let mut stop = self.shutdown.subscribe();
         let shutdown = self.shutdown.clone();
+        let readiness = self.readiness.clone();
         let signal = async move {
             tokio::select! {
                 _ = termination_signal() => {}
                 _ = stop.wait_for(|stopped| *stopped) => {}
             }
             tracing::info!("shutting down, draining requests");
+            readiness.start_draining();
             let _ = shutdown.send(true);
         };
-        axum::serve(
+        let server = axum::serve(
             self.listener,
             self.router
                 .into_make_service_with_connect_info::<SocketAddr>(),
         )
         .with_graceful_shutdown(signal)
-        .await?;
+        .into_future();
+
+        let mut stopped = self.shutdown.subscribe();
+        let timeout = self.shutdown_timeout;
+        let deadline = async move {
+            let _ = stopped.wait_for(|stopped| *stopped).await;
+            tokio::time::sleep(timeout).await;
+        };
+        tokio::select! {
+            served = server => served?,
+            () = deadline => {
+                // NOTE: axum runs each connection in a task of its own, which this does not
+                // cancel. The binary exits right after, which ends them; an embedding program
+                // such as the tests keeps them running until its runtime stops.
+                tracing::warn!(
+                    timeout_seconds = timeout.as_secs(),
+                    "requests still running after the shutdown timeout; stopping without them"
+                );
+            }
+        }
+
         for worker in self.workers {
             let _ = worker.await;
         }
+        if let Some(metrics_server) = metrics_server {
+            let _ = metrics_server.await;
+        }
         tracing::info!("server stopped");
         Ok(())
+    }
+}
+
+/// Serves `/metrics` until the shutdown handle turns `true`.
+async fn serve_metrics(listener: TcpListener, router: Router, mut stopped: watch::Receiver<bool>) {
+    match listener.local_addr() {
+        Ok(address) => tracing::info!(%address, "metrics listening"),
+        Err(error) => tracing::warn!(%error, "metrics listener has no local address"),
+    }
+    let stop = async move {
+        let _ = stopped.wait_for(|stopped| *stopped).await;
+    };
+    if let Err(error) = axum::serve(listener, router)
+        .with_graceful_shutdown(stop)
+        .await
+    {
+        tracing::error!(%error, "metrics server failed");
     }
 }
 

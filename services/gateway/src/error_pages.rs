@@ -5,14 +5,19 @@
 //! router's 405 come as English plain text or with an empty body. The tower stack returns 413
 //! for an oversized body, 503 on timeout and 500 after a panic. This layer replaces every such
 //! response with the error page in the request's language and keeps the status.
+//!
+//! A 503, which a database outage or an exhausted pool also causes, becomes JSON instead of a
+//! page for the app API and for clients whose `Accept` header prefers `application/json`. The
+//! body has the app API's error shape: `{ "code": "unavailable", "message_de", "message_en" }`.
 
 use axum::body::Body;
 use axum::extract::Request;
-use axum::http::{HeaderValue, StatusCode, header};
+use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::middleware::Next;
-use axum::response::Response;
+use axum::response::{IntoResponse, Response};
 use mep24web_platform::error::error_page;
-use mep24web_platform::i18n::CURRENT_LOCALE;
+use mep24web_platform::i18n::{self, CURRENT_LOCALE, Locale};
+use serde::Serialize;
 
 use crate::host_layer::choose_locale;
 
@@ -23,7 +28,11 @@ const API_PREFIX: &str = "/api/";
 pub async fn localize_bare_errors(request: Request<Body>, next: Next) -> Response {
     let locale = choose_locale(request.headers());
     let api = request.uri().path().starts_with(API_PREFIX);
+    let wants_json = api || prefers_json(request.headers());
     let response = CURRENT_LOCALE.scope(locale, next.run(request)).await;
+    if wants_json && response.status() == StatusCode::SERVICE_UNAVAILABLE && !is_json(&response) {
+        return unavailable_json(&response);
+    }
     if api || !is_bare_error(&response) {
         return response;
     }
@@ -33,6 +42,69 @@ pub async fn localize_bare_errors(request: Request<Body>, next: Next) -> Respons
         page.headers_mut().insert(header::ALLOW, allow.clone());
     }
     page
+}
+
+/// The JSON body of a 503, in the app API's error shape.
+#[derive(Serialize)]
+struct UnavailableBody {
+    code: &'static str,
+    message_de: String,
+    message_en: String,
+}
+
+/// Builds the JSON 503 that replaces `response`, keeping its `Retry-After` header.
+fn unavailable_json(response: &Response) -> Response {
+    let body = UnavailableBody {
+        code: "unavailable",
+        message_de: i18n::text(Locale::De, "errors.unavailable"),
+        message_en: i18n::text(Locale::En, "errors.unavailable"),
+    };
+    let mut json = (
+        StatusCode::SERVICE_UNAVAILABLE,
+        [(header::CACHE_CONTROL, "no-store")],
+        axum::Json(body),
+    )
+        .into_response();
+    if let Some(retry_after) = response.headers().get(header::RETRY_AFTER) {
+        json.headers_mut()
+            .insert(header::RETRY_AFTER, retry_after.clone());
+    }
+    json
+}
+
+/// Returns true when the `Accept` header ranks `application/json` above `text/html`. A header
+/// that names neither, such as `*/*`, gets the page.
+fn prefers_json(headers: &HeaderMap) -> bool {
+    let mut json = 0.0_f32;
+    let mut html = 0.0_f32;
+    for value in headers.get_all(header::ACCEPT) {
+        let Ok(value) = value.to_str() else {
+            continue;
+        };
+        for range in value.split(',') {
+            let mut parts = range.split(';');
+            let media_type = parts.next().unwrap_or_default().trim();
+            let quality = parts
+                .filter_map(|parameter| parameter.trim().strip_prefix("q="))
+                .find_map(|q| q.trim().parse::<f32>().ok())
+                .unwrap_or(1.0);
+            if media_type.eq_ignore_ascii_case("application/json") {
+                json = json.max(quality);
+            } else if media_type.eq_ignore_ascii_case("text/html") {
+                html = html.max(quality);
+            }
+        }
+    }
+    json > 0.0 && json > html
+}
+
+/// Returns true when the response body is JSON.
+fn is_json(response: &Response) -> bool {
+    response
+        .headers()
+        .get(header::CONTENT_TYPE)
+        .and_then(|value| value.to_str().ok())
+        .is_some_and(|content_type| content_type.starts_with("application/json"))
 }
 
 /// Returns true for a 4xx or 5xx response whose body is neither HTML nor JSON.
@@ -65,7 +137,6 @@ fn message_key(status: StatusCode) -> &'static str {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use axum::response::IntoResponse;
 
     #[test]
     fn plain_text_error_is_bare() {
@@ -97,6 +168,40 @@ mod tests {
     fn success_is_never_bare() {
         let response = (StatusCode::OK, "ok").into_response();
         assert!(!is_bare_error(&response));
+    }
+
+    fn accept(value: &'static str) -> HeaderMap {
+        let mut headers = HeaderMap::new();
+        headers.insert(header::ACCEPT, HeaderValue::from_static(value));
+        headers
+    }
+
+    #[test]
+    fn prefers_json_reads_accept_ranking() {
+        assert!(prefers_json(&accept("application/json")));
+        assert!(prefers_json(&accept("application/json, text/html;q=0.9")));
+        assert!(prefers_json(&accept("text/html;q=0.5, application/json")));
+        assert!(!prefers_json(&accept(
+            "text/html,application/xhtml+xml,application/xml;q=0.9,*/*;q=0.8"
+        )));
+        assert!(!prefers_json(&accept("*/*")));
+        assert!(!prefers_json(&accept("text/html, application/json")));
+        assert!(!prefers_json(&accept("application/json;q=0")));
+        assert!(!prefers_json(&HeaderMap::new()));
+    }
+
+    #[test]
+    fn unavailable_json_has_both_messages() {
+        let page = (
+            StatusCode::SERVICE_UNAVAILABLE,
+            [(header::RETRY_AFTER, "5")],
+            "",
+        )
+            .into_response();
+        let json = unavailable_json(&page);
+        assert_eq!(json.status(), StatusCode::SERVICE_UNAVAILABLE);
+        assert!(is_json(&json));
+        assert_eq!(json.headers()[header::RETRY_AFTER], "5");
     }
 
     #[test]

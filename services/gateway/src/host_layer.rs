@@ -17,6 +17,8 @@ use mep24web_platform::{AppState, TenantContext, TenantId, sessions};
 use mep24web_tenancy::{HostKind, TenantResolver, classify_host, normalize_host};
 use tower::ServiceExt;
 
+use crate::health::Readiness;
+use crate::metrics::{self, RouteSlot};
 use crate::{csrf, pages};
 
 /// Everything the host layer needs; cloned per request (all fields are cheap handles).
@@ -25,6 +27,7 @@ pub struct Gateway {
     state: AppState,
     resolver: Arc<TenantResolver>,
     trusted_proxies: Arc<Vec<IpAddr>>,
+    readiness: Readiness,
     apex: Router,
     tenant: Router,
     unknown: Router,
@@ -35,14 +38,17 @@ impl Gateway {
         state: AppState,
         resolver: Arc<TenantResolver>,
         trusted_proxies: Vec<IpAddr>,
+        readiness: Readiness,
     ) -> Self {
+        let tag_route = || axum::middleware::from_fn(metrics::tag_route);
         Self {
-            apex: pages::apex_router(state.clone()),
-            tenant: pages::tenant_router(state.clone()),
-            unknown: pages::unknown_host_router(state.clone()),
+            apex: pages::apex_router(state.clone()).route_layer(tag_route()),
+            tenant: pages::tenant_router(state.clone()).route_layer(tag_route()),
+            unknown: pages::unknown_host_router(state.clone()).route_layer(tag_route()),
             state,
             resolver,
             trusted_proxies: Arc::new(trusted_proxies),
+            readiness,
         }
     }
 }
@@ -80,14 +86,30 @@ async fn dispatch(State(gateway): State<Gateway>, mut request: Request) -> Respo
             // The request span leaves the host empty until here, because the raw header may
             // carry user information such as a password ("user:password@host").
             tracing::Span::current().record("host", tracing::field::display(&host));
+            let slot = request.extensions().get::<RouteSlot>().cloned();
             let path = request.uri().path();
+            if matches!(path, "/healthz" | "/readyz" | "/static/app.css")
+                && let Some(slot) = &slot
+            {
+                slot.set_route(path);
+            }
             if path == "/healthz" {
                 return (StatusCode::OK, "ok").into_response();
+            }
+            if path == "/readyz" {
+                return gateway.readiness.respond().await;
             }
             if path == "/static/app.css" {
                 return pages::stylesheet().into_response();
             }
-            match classify_host(&host, &gateway.state.urls.base_domain) {
+            let kind = classify_host(&host, &gateway.state.urls.base_domain);
+            if let Some(slot) = &slot {
+                slot.set_host_kind(match kind {
+                    HostKind::Apex | HostKind::Www => "apex",
+                    HostKind::Tenant(_) | HostKind::Custom(_) => "tenant",
+                });
+            }
+            match kind {
                 HostKind::Apex => {
                     request.extensions_mut().insert(ResolvedHost::Apex);
                     serve(gateway.apex, request).await
@@ -123,6 +145,9 @@ async fn dispatch(State(gateway): State<Gateway>, mut request: Request) -> Respo
                         serve_tenant(&gateway, tenant.id, request).await
                     }
                     Ok(None) => {
+                        if let Some(slot) = &slot {
+                            slot.set_host_kind("unknown");
+                        }
                         request.extensions_mut().insert(ResolvedHost::Unknown(host));
                         serve(gateway.unknown, request).await
                     }

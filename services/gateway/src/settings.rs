@@ -3,6 +3,8 @@
 
 use std::net::{IpAddr, SocketAddr};
 use std::path::PathBuf;
+use std::str::FromStr;
+use std::time::Duration;
 
 use clap::Args;
 use mep24web_platform::rate_limit;
@@ -53,6 +55,17 @@ pub struct Settings {
     )]
     pub db_max_connections: u32,
 
+    /// Time a request waits for a database connection, including opening a new one, in
+    /// milliseconds. After it the request gets a 503 page, so a database that is down or a pool
+    /// whose connections are all busy fails requests quickly instead of holding them.
+    #[arg(
+        long,
+        env = "MEP24WEB_DB_ACQUIRE_TIMEOUT_MS",
+        default_value_t = 2000,
+        global = true
+    )]
+    pub db_acquire_timeout_ms: u64,
+
     /// Address and port the server listens on.
     #[arg(
         long,
@@ -61,6 +74,16 @@ pub struct Settings {
         global = true
     )]
     pub listen: SocketAddr,
+
+    /// Address and port of the Prometheus endpoint `/metrics`, served apart from the
+    /// application so it need not be reachable from outside; `off` turns it off.
+    #[arg(
+        long,
+        env = "MEP24WEB_METRICS_ADDR",
+        default_value = "127.0.0.1:9090",
+        global = true
+    )]
+    pub metrics_addr: OptionalAddress,
 
     /// Base domain: tenants live at <slug>.<base domain>, the apex serves landing page and app API.
     #[arg(
@@ -143,6 +166,16 @@ pub struct Settings {
     )]
     pub request_timeout_seconds: u64,
 
+    /// Time the server waits after SIGTERM or Ctrl-C for running requests to finish, in
+    /// seconds. After it the server stops without them.
+    #[arg(
+        long,
+        env = "MEP24WEB_SHUTDOWN_TIMEOUT_SECONDS",
+        default_value_t = 30,
+        global = true
+    )]
+    pub shutdown_timeout_seconds: u64,
+
     /// Redis URL, e.g. redis://127.0.0.1:6379, for login attempt counters shared by all
     /// instances. When unset, each process counts on its own.
     #[arg(
@@ -207,6 +240,28 @@ pub struct Settings {
     pub login_limit_max_tracked: usize,
 }
 
+/// A listen address, or none when the setting is `off`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct OptionalAddress(pub Option<SocketAddr>);
+
+impl FromStr for OptionalAddress {
+    type Err = String;
+
+    fn from_str(text: &str) -> Result<Self, Self::Err> {
+        let text = text.trim();
+        if text.eq_ignore_ascii_case("off") {
+            return Ok(Self(None));
+        }
+        text.parse()
+            .map(|address| Self(Some(address)))
+            .map_err(|_| {
+                format!(
+                    "invalid address '{text}': expected address:port, e.g. 127.0.0.1:9090, or off"
+                )
+            })
+    }
+}
+
 impl Settings {
     /// Returns the database URL: PostgreSQL from the setting or its file, else the SQLite file.
     pub fn database_url(&self) -> anyhow::Result<String> {
@@ -250,6 +305,11 @@ impl Settings {
             &self.redis_url_file,
             "MEP24WEB_REDIS_URL_FILE",
         )
+    }
+
+    /// Returns the pool's acquire timeout, at least 1 ms.
+    pub fn db_acquire_timeout(&self) -> Duration {
+        Duration::from_millis(self.db_acquire_timeout_ms.max(1))
     }
 
     /// Returns the login attempt limits.
@@ -328,5 +388,22 @@ mod tests {
         assert_eq!(limits.max_tracked, 100_000);
         assert_eq!(wrapper.settings.redis_key_prefix, "mep24web");
         assert!(wrapper.settings.redis_url.is_none());
+    }
+
+    #[test]
+    fn metrics_address_default_and_off() {
+        let wrapper = Wrapper::parse_from(["test"]);
+        assert_eq!(
+            wrapper.settings.metrics_addr,
+            OptionalAddress(Some(SocketAddr::from(([127, 0, 0, 1], 9090))))
+        );
+        let wrapper = Wrapper::parse_from(["test", "--metrics-addr", "off"]);
+        assert_eq!(wrapper.settings.metrics_addr, OptionalAddress(None));
+        let wrapper = Wrapper::parse_from(["test", "--metrics-addr", "0.0.0.0:9191"]);
+        assert_eq!(
+            wrapper.settings.metrics_addr,
+            OptionalAddress(Some(SocketAddr::from(([0, 0, 0, 0], 9191))))
+        );
+        assert!(Wrapper::try_parse_from(["test", "--metrics-addr", "9090"]).is_err());
     }
 }

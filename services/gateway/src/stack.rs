@@ -1,7 +1,8 @@
-//! The tower stack every request passes, outermost first: request id, trace span, localized
-//! pages for bare error responses, catch-panic, timeout, body limit, security headers,
-//! compression.
+//! The tower stack every request passes, outermost first: request metrics, request id, trace
+//! span, localized pages for bare error responses, catch-panic, timeout, body limit, security
+//! headers, compression.
 
+use std::sync::Arc;
 use std::time::Duration;
 
 use axum::Router;
@@ -16,6 +17,7 @@ use tower_http::trace::{DefaultOnResponse, TraceLayer};
 use tracing::Level;
 
 use crate::error_pages;
+use crate::metrics::{self, Metrics};
 use crate::settings::Settings;
 
 /// Largest accepted request body. The CSV import's confirm step posts the uploaded file again,
@@ -35,8 +37,9 @@ pub const FINDER_CSP: &str = "default-src 'self'; script-src 'self'; style-src '
                               img-src 'self' data:; frame-ancestors 'none'; base-uri 'none'; \
                               object-src 'none'";
 
-/// Wraps the router in the documented stack.
-pub fn wrap(router: Router, settings: &Settings) -> Router {
+/// Wraps the router in the documented stack. The metrics layer is outermost, so it records the
+/// status the client gets and the time of every layer.
+pub fn wrap(router: Router, settings: &Settings, metrics: Arc<Metrics>) -> Router {
     let https = settings
         .public_url
         .as_ref()
@@ -95,6 +98,10 @@ pub fn wrap(router: Router, settings: &Settings) -> Router {
                 .on_response(DefaultOnResponse::new().level(Level::INFO)),
         )
         .layer(SetRequestIdLayer::new(REQUEST_ID, MakeRequestUuid))
+        .layer(axum::middleware::from_fn_with_state(
+            metrics,
+            metrics::record_request,
+        ))
 }
 
 /// Returns the path with tokens replaced, so registration and setup links never reach the log.
