@@ -117,7 +117,9 @@ pub async fn spawn_app_on(
             .as_ref()
             .map(|database| SecretString::from(database.url().to_owned())),
         db_max_connections: 5,
-        db_acquire_timeout_ms: 2000,
+        // Longer than the server default, so tests with many parallel logins on a loaded machine
+        // do not run into it. The fault tests set a short one.
+        db_acquire_timeout_ms: 5000,
         listen: SocketAddr::from((Ipv4Addr::LOCALHOST, 0)),
         metrics_addr: OptionalAddress(Some(SocketAddr::from((Ipv4Addr::LOCALHOST, 0)))),
         base_domain: BASE_DOMAIN.to_owned(),
