@@ -128,6 +128,31 @@ pub async fn create_group(
     (group.id, group.key)
 }
 
+/// Codes of the four rights over employees, the ones a group can limit to a node.
+pub const EMPLOYEE_RIGHTS: [&str; 4] = [
+    "masterdata_view",
+    "masterdata_edit",
+    "employees_invite",
+    "employee_logins",
+];
+
+/// Creates the group `name` with the four employee rights limited to `node` as the signed-in
+/// administrator `admin`, and signs in its new member `username`.
+pub async fn node_manager(
+    app: &TestApp,
+    tenant: &TestTenant,
+    admin: &reqwest::Client,
+    (name, node): (&str, i64),
+    username: &str,
+) -> reqwest::Client {
+    let rights: Vec<(&str, Option<i64>)> = EMPLOYEE_RIGHTS
+        .iter()
+        .map(|code| (*code, Some(node)))
+        .collect();
+    let (_, key) = create_group(app, tenant, admin, name, &rights).await;
+    planner_in_group(app, tenant, username, &key).await
+}
+
 /// Returns the form fields of a group with these rights.
 pub fn group_fields(name: &str, rights: &[(&str, Option<i64>)]) -> Vec<(String, String)> {
     let mut fields = vec![("name".to_owned(), name.to_owned())];

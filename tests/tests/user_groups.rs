@@ -150,29 +150,11 @@ async fn employee_row(app: &TestApp, id: i64) -> employee::Model {
         .unwrap()
 }
 
-const BRANCH_RIGHTS: [&str; 4] = [
-    "masterdata_view",
-    "masterdata_edit",
-    "employees_invite",
-    "employee_logins",
-];
-
-/// Creates "Filialleitung Nord" with the employee rights limited to the north branch and signs
-/// in a member.
+/// Creates "Filialleitung Nord" with the employee rights limited to the north branch and signs in
+/// a member.
 async fn branch_manager(app: &TestApp, company: &Company) -> reqwest::Client {
-    let rights: Vec<(&str, Option<i64>)> = BRANCH_RIGHTS
-        .iter()
-        .map(|code| (*code, Some(company.north)))
-        .collect();
-    let (_, key) = create_group(
-        app,
-        &company.tenant,
-        &company.admin,
-        "Filialleitung Nord",
-        &rights,
-    )
-    .await;
-    planner_in_group(app, &company.tenant, "leitung.nord", &key).await
+    let group = ("Filialleitung Nord", company.north);
+    accounts::node_manager(app, &company.tenant, &company.admin, group, "leitung.nord").await
 }
 
 #[tokio::test]

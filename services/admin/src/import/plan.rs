@@ -8,7 +8,6 @@ use chrono::NaiveDate;
 use mep24web_employee_import::{Column, ImportRow, Language, ParsedImport, Problem, ProblemKind};
 use mep24web_entities::{employee, org_unit};
 use mep24web_platform::db::Scoped;
-use mep24web_platform::rights::Reach;
 use sea_orm::{ConnectionTrait, DbErr, QueryOrder};
 use serde::Serialize;
 use sha2::{Digest, Sha256};
@@ -228,59 +227,7 @@ impl Plan {
     /// changes the case of an address changes nothing.
     #[cfg(test)]
     pub fn build(parsed: &ParsedImport, snapshot: &Snapshot) -> Self {
-        Self::build_within(parsed, snapshot, &Reach::Everything)
-    }
-
-    /// Plans the import like [`Plan::build`] for a planner whose right to edit master data
-    /// covers only `reach`: a row that changes an employee outside it, or puts an employee
-    /// into a node outside it (or into a new node below one outside it), is a problem.
-    pub fn build_within(parsed: &ParsedImport, snapshot: &Snapshot, reach: &Reach) -> Self {
-        let mut plan = Self::build_all(parsed, snapshot);
-        if reach.is_everything() {
-            return plan;
-        }
-        let mut outside = Vec::new();
-        for planned in &plan.rows {
-            let existing = snapshot.employees.get(&planned.row.personnel_number);
-            if existing.is_some_and(|employee| !reach.contains(employee.org_unit_id)) {
-                outside.push(RowProblem {
-                    line: planned.row.line,
-                    column: Some(Column::PersonnelNumber),
-                    code: "employee_outside_reach",
-                    args: vec![("value", planned.row.personnel_number.clone())],
-                });
-            } else if !reach.contains(plan.existing_ancestor(planned.unit)) {
-                outside.push(RowProblem {
-                    line: planned.row.line,
-                    column: Some(Column::Branch),
-                    code: "unit_outside_reach",
-                    args: vec![("value", planned.row.branch.clone().unwrap_or_default())],
-                });
-            }
-        }
-        if !outside.is_empty() {
-            plan.problems.extend(outside);
-            plan.problems.sort_by_key(|problem| problem.line);
-        }
-        plan
-    }
-
-    /// Returns the node itself for an existing node, and the nearest existing node above it
-    /// for a node the import creates.
-    fn existing_ancestor(&self, unit: UnitRef) -> i64 {
-        let mut current = unit;
-        // New nodes point at earlier entries or existing nodes, so this ends; the bound is a
-        // guard against a planning bug.
-        for _ in 0..=self.new_units.len() {
-            match current {
-                UnitRef::Existing(id) => return id,
-                UnitRef::New(index) => match self.new_units.get(index) {
-                    Some(unit) => current = unit.parent,
-                    None => break,
-                },
-            }
-        }
-        0
+        Self::build_all(parsed, snapshot)
     }
 
     fn build_all(parsed: &ParsedImport, snapshot: &Snapshot) -> Self {
@@ -552,5 +499,6 @@ pub fn language_code(language: Language) -> &'static str {
     }
 }
 
+mod reach;
 #[cfg(test)]
 mod tests;

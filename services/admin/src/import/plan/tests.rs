@@ -1,5 +1,6 @@
 use chrono::{NaiveDate, Utc};
 use mep24web_employee_import::parse;
+use mep24web_platform::rights::Reach;
 
 use super::*;
 
@@ -204,4 +205,47 @@ fn fingerprint_follows_stored_state() {
     edited.phone = Some("0621 2".to_owned());
     let after = plan(csv, &snapshot(vec![edited]));
     assert_ne!(before.fingerprint(), after.fingerprint());
+}
+
+#[test]
+fn rows_and_units_outside_reach_are_left_out() {
+    let csv = "Personalnummer;Nachname;Vorname;Filiale;Abteilung\n\
+               1;A;A;Filiale Mannheim;Offizin\n\
+               2;B;B;Filiale Heidelberg;Rezeptur\n\
+               3;C;C;Filiale Heidelberg;Kasse\n\
+               1001;Weiß;Jürgen;Filiale Heidelberg;Kasse\n";
+    let parsed = match parse(csv.as_bytes()) {
+        Ok(parsed) => parsed,
+        Err(error) => panic!("test file rejected: {error}"),
+    };
+    let reach = Reach::Units([HEIDELBERG, KASSE].into());
+    let plan = Plan::build_within(&parsed, &snapshot(vec![stored(10, "1001", ROOT)]), &reach);
+
+    let problems: Vec<(usize, &str)> = plan
+        .problems
+        .iter()
+        .map(|problem| (problem.line, problem.code))
+        .collect();
+    assert_eq!(
+        problems,
+        [(2, "unit_outside_reach"), (5, "employee_outside_reach")]
+    );
+    let units: Vec<(&str, &str, UnitRef)> = plan
+        .new_units
+        .iter()
+        .map(|unit| (unit.kind, unit.name.as_str(), unit.parent))
+        .collect();
+    assert_eq!(
+        units,
+        [("department", "Rezeptur", UnitRef::Existing(HEIDELBERG))]
+    );
+    let rows: Vec<(&str, UnitRef)> = plan
+        .rows
+        .iter()
+        .map(|row| (row.row.personnel_number.as_str(), row.unit))
+        .collect();
+    assert_eq!(
+        rows,
+        [("2", UnitRef::New(0)), ("3", UnitRef::Existing(KASSE))]
+    );
 }

@@ -1,0 +1,353 @@
+//! Attacks on the rights of user groups: a branch manager whose employee rights are limited to
+//! one branch, and a user manager who is not an administrator. Each test names the value the
+//! product must return and checks the stored rows, because a leak or an escalation shows in the
+//! page or in the data, not always in the status.
+
+use chrono::{NaiveDate, Utc};
+use mep24web_entities::{account, employee, org_unit};
+use mep24web_platform::routes::Access;
+use mep24web_tests::accounts;
+use mep24web_tests::{TestApp, TestTenant, post_form, spawn_app};
+use reqwest::{Method, StatusCode};
+use sea_orm::{ActiveModelTrait, ColumnTrait, EntityTrait, QueryFilter, QueryOrder, Set};
+
+/// Data of the south branch that no page may show to the north branch's manager.
+const SOUTH_SECRETS: [&str; 4] = [
+    "Filiale Süd",
+    "Geheimrath",
+    "bernd.geheim@sued.example",
+    "17.09.2013",
+];
+
+/// A tenant with the branches North and South, one employee in each, and its signed-in
+/// administrator.
+struct Company {
+    tenant: TestTenant,
+    admin: reqwest::Client,
+    north: i64,
+    south: i64,
+    bernd_south: i64,
+}
+
+impl Company {
+    fn url(&self, app: &TestApp, path: &str) -> String {
+        app.tenant_url(&self.tenant.slug, path)
+    }
+}
+
+async fn company(app: &TestApp, slug: &str) -> Company {
+    let tenant = app.create_tenant(slug, &format!("Apotheke {slug}")).await;
+    let admin = app.client();
+    accounts::sign_in_admin(&tenant, &admin).await;
+    let root = org_unit::Entity::find()
+        .filter(org_unit::Column::TenantId.eq(tenant.id.get()))
+        .filter(org_unit::Column::ParentId.is_null())
+        .one(app.db())
+        .await
+        .unwrap()
+        .unwrap()
+        .id;
+    let north = insert_unit(app, &tenant, root, "Filiale Nord").await;
+    let south = insert_unit(app, &tenant, root, "Filiale Süd").await;
+    insert_employee(
+        app,
+        &tenant,
+        north,
+        ("2001", "Anna", "Nordmann"),
+        "anna.nord@nord.example",
+    )
+    .await;
+    let bernd_south = insert_employee(
+        app,
+        &tenant,
+        south,
+        ("2002", "Bernd", "Geheimrath"),
+        "bernd.geheim@sued.example",
+    )
+    .await;
+    Company {
+        tenant,
+        admin,
+        north,
+        south,
+        bernd_south,
+    }
+}
+
+async fn insert_unit(app: &TestApp, tenant: &TestTenant, parent: i64, name: &str) -> i64 {
+    let kind = if name.starts_with("Filiale") {
+        "branch"
+    } else {
+        "department"
+    };
+    org_unit::ActiveModel {
+        tenant_id: Set(tenant.id.get()),
+        parent_id: Set(Some(parent)),
+        kind: Set(kind.to_owned()),
+        name: Set(name.to_owned()),
+        created_at: Set(Utc::now()),
+        ..Default::default()
+    }
+    .insert(app.db())
+    .await
+    .unwrap()
+    .id
+}
+
+/// Inserts an employee who entered on 17 September 2013. The tuple holds personnel number, first
+/// and last name.
+async fn insert_employee(
+    app: &TestApp,
+    tenant: &TestTenant,
+    unit: i64,
+    (number, first, last): (&str, &str, &str),
+    email: &str,
+) -> i64 {
+    let now = Utc::now();
+    employee::ActiveModel {
+        tenant_id: Set(tenant.id.get()),
+        personnel_number: Set(number.to_owned()),
+        first_name: Set(first.to_owned()),
+        last_name: Set(last.to_owned()),
+        email: Set(Some(email.to_owned())),
+        phone: Set(None),
+        entry_date: Set(NaiveDate::from_ymd_opt(2013, 9, 17)),
+        exit_date: Set(None),
+        org_unit_id: Set(unit),
+        language: Set("de".to_owned()),
+        created_at: Set(now),
+        updated_at: Set(now),
+        ..Default::default()
+    }
+    .insert(app.db())
+    .await
+    .unwrap()
+    .id
+}
+
+/// Signs in a member of a group with the four employee rights limited to the north branch.
+async fn north_manager(app: &TestApp, company: &Company) -> reqwest::Client {
+    let group = ("Leitung Nord", company.north);
+    accounts::node_manager(app, &company.tenant, &company.admin, group, "leitung.nord").await
+}
+
+async fn upload_csv(
+    app: &TestApp,
+    company: &Company,
+    client: &reqwest::Client,
+    csv: &str,
+) -> (StatusCode, String) {
+    let boundary = "----mep24web-rights-boundary";
+    let mut body = format!(
+        "--{boundary}\r\nContent-Disposition: form-data; name=\"datei\"; filename=\"liste.csv\"\r\nContent-Type: text/csv\r\n\r\n"
+    )
+    .into_bytes();
+    body.extend_from_slice(csv.as_bytes());
+    body.extend_from_slice(format!("\r\n--{boundary}--\r\n").as_bytes());
+    let response = client
+        .post(company.url(app, "/admin/stammdaten/import"))
+        .header(
+            "content-type",
+            format!("multipart/form-data; boundary={boundary}"),
+        )
+        .body(body)
+        .send()
+        .await
+        .unwrap();
+    let status = response.status();
+    (status, response.text().await.unwrap())
+}
+
+fn assert_no_south_secret(body: &str, what: &str) {
+    for secret in SOUTH_SECRETS {
+        assert!(!body.contains(secret), "{what} shows {secret:?}:\n{body}");
+    }
+}
+
+async fn all_employees(app: &TestApp, company: &Company) -> Vec<employee::Model> {
+    employee::Entity::find()
+        .filter(employee::Column::TenantId.eq(company.tenant.id.get()))
+        .order_by_asc(employee::Column::Id)
+        .all(app.db())
+        .await
+        .unwrap()
+}
+
+async fn all_units(app: &TestApp, company: &Company) -> Vec<org_unit::Model> {
+    org_unit::Entity::find()
+        .filter(org_unit::Column::TenantId.eq(company.tenant.id.get()))
+        .order_by_asc(org_unit::Column::Id)
+        .all(app.db())
+        .await
+        .unwrap()
+}
+
+// ---------------------------------------------------------------------------------------------
+// Branch manager
+// ---------------------------------------------------------------------------------------------
+
+#[tokio::test]
+async fn import_preview_hides_employees_outside_reach() {
+    let app = spawn_app().await;
+    let company = company(&app, "rechte-import").await;
+    let manager = north_manager(&app, &company).await;
+
+    // A file that changes the south employee would show the stored values next to the new ones.
+    // The north employee's row is shown with its change.
+    let changing = "Personalnummer;Nachname;Vorname;E-Mail;Eintrittsdatum\n\
+                    2001;Nordmann;Anna;anna.neu@nord.example;17.09.2013\n\
+                    2002;Anders;Bernd;neu@example.de;01.01.2020\n";
+    let (status, body) = upload_csv(&app, &company, &manager, changing).await;
+    assert_eq!(status, StatusCode::OK);
+    assert!(
+        body.contains("Der Mitarbeiter mit der Personalnummer 2002 gehört nicht zu Ihrem Bereich."),
+        "{body}"
+    );
+    assert_no_south_secret(&body, "preview of a changing row");
+    assert_eq!(body.matches("class=\"row-changed\"").count(), 1, "{body}");
+    assert!(
+        body.contains("anna.nord@nord.example → anna.neu@nord.example"),
+        "{body}"
+    );
+
+    // A file with the stored values would mark the row unchanged, which confirms a guess.
+    let guessing = "Personalnummer;Nachname;Vorname;E-Mail;Eintrittsdatum\n\
+                    2002;Geheimrath;Bernd;bernd.geheim@sued.example;17.09.2013\n";
+    let (status, body) = upload_csv(&app, &company, &manager, guessing).await;
+    assert_eq!(status, StatusCode::OK);
+    assert!(!body.contains("row-unchanged"), "{body}");
+    assert!(!body.contains("row-changed"), "{body}");
+    assert!(!body.contains("name=\"plan\""), "{body}");
+}
+
+/// Fills a path of the route table with ids of the south branch.
+fn south_path(path: &str, company: &Company) -> String {
+    let id = if path.starts_with("/admin/stammdaten/mitarbeiter/") {
+        company.bernd_south
+    } else {
+        company.south
+    };
+    path.replace("{id}", &id.to_string())
+}
+
+/// Returns a form that names the south branch and its employee wherever a form takes an id.
+fn south_form(company: &Company) -> Vec<(&'static str, String)> {
+    let south = company.south.to_string();
+    vec![
+        ("parent_id", south.clone()),
+        ("org_unit_id", south.clone()),
+        ("ebene", south),
+        ("mitarbeiter", company.bernd_south.to_string()),
+        ("aktion", "alle".to_owned()),
+        ("name", "Übernommen".to_owned()),
+        ("personnel_number", "9999".to_owned()),
+        ("first_name", "X".to_owned()),
+        ("last_name", "Y".to_owned()),
+        ("entry_date", String::new()),
+        ("exit_date", String::new()),
+        ("language", "de".to_owned()),
+        ("username", "uebernommen".to_owned()),
+        ("active", "nein".to_owned()),
+        ("password", "Ein-langes-Passwort-77".to_owned()),
+        ("password_repeat", "Ein-langes-Passwort-77".to_owned()),
+    ]
+}
+
+/// Every route that needs one of the four employee rights, called by the north branch's
+/// manager with the south branch's ids in path, query and form: none may change a row or show
+/// the south branch's data. A handler that checks the right but not its reach fails here.
+#[tokio::test]
+async fn every_employee_route_keeps_to_the_reach() {
+    let app = spawn_app().await;
+    let company = company(&app, "rechte-matrix").await;
+    let response = post_form(
+        &company.admin,
+        &company.url(&app, "/admin/einstellungen/mitarbeiterportal"),
+        &[
+            ("security_code", "NORD-2026"),
+            ("invitation_valid_days", "14"),
+        ],
+    )
+    .await;
+    assert_eq!(response.status(), StatusCode::SEE_OTHER, "security code");
+    let manager = north_manager(&app, &company).await;
+    let employees_before = all_employees(&app, &company).await;
+    let units_before = all_units(&app, &company).await;
+    let accounts_before = account::Entity::find()
+        .filter(account::Column::TenantId.eq(company.tenant.id.get()))
+        .order_by_asc(account::Column::Id)
+        .all(app.db())
+        .await
+        .unwrap();
+
+    let routes = mep24web::pages::tenant_routes().into_parts().1;
+    let scoped: Vec<_> = routes
+        .iter()
+        .filter(|entry| matches!(entry.access, Access::Right(right) if right.is_scopable()))
+        .collect();
+    assert!(
+        scoped.len() >= 15,
+        "only {} routes need an employee right",
+        scoped.len()
+    );
+    for entry in scoped {
+        let what = format!("{} {}", entry.method, entry.path);
+        let path = south_path(&entry.path, &company);
+        let response = if entry.method == Method::GET {
+            let query = format!("?ebene={0}&uebergeordnet={0}", company.south);
+            manager
+                .get(company.url(&app, &format!("{path}{query}")))
+                .send()
+                .await
+                .unwrap()
+        } else {
+            manager
+                .post(company.url(&app, &path))
+                .form(&south_form(&company))
+                .send()
+                .await
+                .unwrap()
+        };
+        let status = response.status();
+        let body = response.text().await.unwrap();
+        let allowed: &[StatusCode] = if entry.method == Method::GET {
+            &[StatusCode::OK, StatusCode::NOT_FOUND]
+        } else {
+            &[StatusCode::NOT_FOUND, StatusCode::UNPROCESSABLE_ENTITY]
+        };
+        assert!(allowed.contains(&status), "{what}: {status}\n{body}");
+        assert_no_south_secret(&body, &what);
+    }
+
+    assert_eq!(all_employees(&app, &company).await, employees_before);
+    assert_eq!(all_units(&app, &company).await, units_before);
+    let accounts_after = account::Entity::find()
+        .filter(account::Column::TenantId.eq(company.tenant.id.get()))
+        .order_by_asc(account::Column::Id)
+        .all(app.db())
+        .await
+        .unwrap();
+    assert_eq!(accounts_after.len(), accounts_before.len());
+    for (after, before) in accounts_after.iter().zip(&accounts_before) {
+        assert_eq!(
+            (
+                after.id,
+                &after.username,
+                &after.password_hash,
+                after.active
+            ),
+            (
+                before.id,
+                &before.username,
+                &before.password_hash,
+                before.active
+            )
+        );
+    }
+    let invitations = mep24web_entities::invitation::Entity::find()
+        .filter(mep24web_entities::invitation::Column::TenantId.eq(company.tenant.id.get()))
+        .all(app.db())
+        .await
+        .unwrap();
+    assert!(invitations.is_empty(), "{invitations:?}");
+}
