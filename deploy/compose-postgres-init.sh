@@ -1,9 +1,9 @@
 #!/usr/bin/env bash
-# Creates the two roles of the compose stack, as in production: the owner of the database, which
-# runs migrations and operator commands, and the application role, which may log in but owns
-# nothing and cannot bypass row-level security (`mep24web migrate` grants it table access).
-# Neither is a superuser, so the forced row-level security applies to both. The postgres image
-# runs this file once, as the superuser, when it initializes an empty data folder.
+# Creates the two roles of the compose stack, as in production. The owner of the database runs
+# migrations and operator commands. The application role may log in but owns nothing and cannot
+# bypass row-level security; `mep24web migrate` grants it access to the tables. Neither is a
+# superuser, so the forced row-level security applies to both. The postgres image runs this file
+# once, as the superuser, when it initializes an empty data folder.
 set -euo pipefail
 
 owner_password="$(cat /run/secrets/postgres-owner-password)"
