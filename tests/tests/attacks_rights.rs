@@ -7,7 +7,7 @@ use chrono::{NaiveDate, Utc};
 use mep24web_entities::{account, employee, org_unit};
 use mep24web_platform::routes::Access;
 use mep24web_tests::accounts;
-use mep24web_tests::{TestApp, TestTenant, post_form, spawn_app};
+use mep24web_tests::{TestApp, TestTenant, get_text, post_form, spawn_app};
 use reqwest::{Method, StatusCode};
 use sea_orm::{ActiveModelTrait, ColumnTrait, EntityTrait, QueryFilter, QueryOrder, Set};
 
@@ -218,6 +218,62 @@ async fn import_preview_hides_employees_outside_reach() {
     assert!(!body.contains("row-unchanged"), "{body}");
     assert!(!body.contains("row-changed"), "{body}");
     assert!(!body.contains("name=\"plan\""), "{body}");
+}
+
+#[tokio::test]
+async fn branch_manager_cannot_rename_own_branch() {
+    let app = spawn_app().await;
+    let company = company(&app, "rechte-umbenennen").await;
+    let manager = north_manager(&app, &company).await;
+    let units_before = all_units(&app, &company).await;
+
+    // The branch's name belongs to the organization, which lies outside the reach.
+    let path = format!("/admin/stammdaten/ebene/{}", company.north);
+    let (status, _) = get_text(&manager, &company.url(&app, &path)).await;
+    assert_eq!(status, StatusCode::NOT_FOUND);
+    let response = post_form(
+        &manager,
+        &company.url(&app, &path),
+        &[("name", "Filiale Nord (meine)")],
+    )
+    .await;
+    assert_eq!(response.status(), StatusCode::NOT_FOUND);
+    assert_eq!(all_units(&app, &company).await, units_before);
+
+    // The overview offers no rename of the branch itself, only new departments.
+    let overview = format!("/admin/stammdaten?ebene={}", company.north);
+    let (status, body) = get_text(&manager, &company.url(&app, &overview)).await;
+    assert_eq!(status, StatusCode::OK);
+    assert!(!body.contains(&format!(
+        "href=\"/admin/stammdaten/ebene/{}\"",
+        company.north
+    )));
+    assert!(body.contains("/admin/stammdaten/ebene/neu?uebergeordnet="));
+
+    // A department inside the branch can still be renamed.
+    let kasse = insert_unit(&app, &company.tenant, company.north, "Kasse").await;
+    let response = post_form(
+        &manager,
+        &company.url(&app, &format!("/admin/stammdaten/ebene/{kasse}")),
+        &[("name", "Kasse 1")],
+    )
+    .await;
+    assert_eq!(response.status(), StatusCode::SEE_OTHER);
+    let renamed = org_unit::Entity::find_by_id(kasse)
+        .one(app.db())
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(renamed.name, "Kasse 1");
+
+    // The administrator renames branches as before.
+    let response = post_form(
+        &company.admin,
+        &company.url(&app, &path),
+        &[("name", "Filiale Nordstadt")],
+    )
+    .await;
+    assert_eq!(response.status(), StatusCode::SEE_OTHER);
 }
 
 /// Fills a path of the route table with ids of the south branch.

@@ -14,7 +14,7 @@ use serde::{Deserialize, Serialize};
 
 use super::forms::format_date;
 use super::tree::{TreeNode, UnitKind};
-use super::{LoginStatus, Notice, load_tree, parse_id};
+use super::{LoginStatus, Notice, load_tree, parse_id, units};
 
 #[derive(Default, Deserialize)]
 #[serde(default)]
@@ -132,9 +132,13 @@ pub(super) async fn show(
     }
 
     let grants = &auth.grants;
-    let edit = grants
-        .reach(Right::EditMasterData, &index)
+    let edit_reach = grants.reach(Right::EditMasterData, &index);
+    let edit = edit_reach
+        .as_ref()
         .is_some_and(|edit| edit.contains(selected.id));
+    let rename = edit_reach
+        .as_ref()
+        .is_some_and(|edit| units::may_rename(edit, selected));
     let invite = grants
         .reach(Right::InviteEmployees, &index)
         .is_some_and(|invite| invite.contains(selected.id));
@@ -143,6 +147,7 @@ pub(super) async fn show(
         notice => import_notice(&query).or_else(|| Notice::text_for(query.hinweis.as_deref())),
         tree => prune(tree.nodes(selected.id), &reach),
         may_edit => edit,
+        may_rename => rename,
         selected => minijinja::context! {
             id => selected.id,
             name => selected.name,

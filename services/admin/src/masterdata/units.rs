@@ -55,6 +55,25 @@ fn reachable_unit<'t>(tree: &'t OrgTree, reach: &Reach, raw_id: &str) -> Result<
         .ok_or(Error::NotFound)
 }
 
+/// Finds a node of this tenant that the planner may rename (see [`may_rename`]). Any other node
+/// returns 404, like a node outside the reach.
+fn renamable_unit<'t>(tree: &'t OrgTree, reach: &Reach, raw_id: &str) -> Result<&'t Unit, Error> {
+    tree.get(parse_id(raw_id)?)
+        .filter(|unit| may_rename(reach, unit))
+        .ok_or(Error::NotFound)
+}
+
+/// Returns true when the reach covers the node's parent. A node's name is an entry in its
+/// parent's list, so renaming it needs the parent, as creating it does. A branch manager thus
+/// renames the departments of their branch but not the branch, and only a grant on the whole
+/// organization renames the organization node.
+pub(super) fn may_rename(reach: &Reach, unit: &Unit) -> bool {
+    match unit.parent_id {
+        Some(parent) => reach.contains(parent),
+        None => reach.is_everything(),
+    }
+}
+
 fn render(
     auth: &Authenticated,
     mode: &Mode<'_>,
@@ -180,7 +199,7 @@ pub(super) async fn rename_form(
     Path(raw_id): Path<String>,
 ) -> Result<Response, Error> {
     let tree = load_tree(&Scoped::new(&state.db, auth.tenant.id)).await?;
-    let unit = reachable_unit(&tree, &reach, &raw_id)?;
+    let unit = renamable_unit(&tree, &reach, &raw_id)?;
     let mode = Mode::Rename { unit };
     Ok(render(&auth, &mode, &unit.name, &FieldErrors::new())?.into_response())
 }
@@ -198,7 +217,7 @@ pub(super) async fn rename(
     db::lock_tenant(&txn, tenant_id).await?;
     let scope = Scoped::new(&txn, tenant_id);
     let tree = load_tree(&scope).await?;
-    let unit = reachable_unit(&tree, &reach, &raw_id)?;
+    let unit = renamable_unit(&tree, &reach, &raw_id)?;
     let form = forms::accept(form)?;
     let mode = Mode::Rename { unit };
 
