@@ -1,4 +1,6 @@
-//! Command line: `serve`, `migrate` and the operator commands under `tenant`.
+//! Command line: `serve`, `migrate` and the operator commands under `tenant` and `outbox`.
+
+mod outbox;
 
 use std::process::ExitCode;
 
@@ -6,6 +8,7 @@ use clap::{Parser, Subcommand};
 use mep24web_tenancy::provision::{self, NewTenant};
 use mep24web_tenancy::{CustomerNumber, Slug};
 
+use self::outbox::OutboxCommand;
 use crate::app::{Application, open_database, open_owner_database, public_urls};
 use crate::settings::Settings;
 
@@ -33,6 +36,9 @@ pub enum Command {
     /// Operator commands for tenants.
     #[command(subcommand)]
     Tenant(TenantCommand),
+    /// Operator commands for the mail outbox: list undelivered mail and queue it again.
+    #[command(subcommand)]
+    Outbox(OutboxCommand),
 }
 
 #[derive(Subcommand, Debug)]
@@ -89,6 +95,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             Ok(ExitCode::SUCCESS)
         }
         Command::Tenant(command) => tenant_command(&cli.settings, command).await,
+        Command::Outbox(command) => outbox::run(&cli.settings, command).await,
     }
 }
 

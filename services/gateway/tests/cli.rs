@@ -4,7 +4,12 @@
 use std::process::{Command, Output};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
-use sea_orm::{ConnectOptions, ConnectionTrait, Database, DatabaseConnection};
+use chrono::Utc;
+use mep24web_entities::{outbox, tenant};
+use sea_orm::{
+    ActiveModelTrait, ColumnTrait, ConnectOptions, ConnectionTrait, Database, DatabaseConnection,
+    EntityTrait, QueryFilter, Set,
+};
 use serde_json::Value;
 
 /// Settings every test sets itself; inherited values would point the binary elsewhere.
@@ -523,7 +528,7 @@ fn help_lists_commands_and_settings() {
 
     let help = env.run_ok(&["--help"]);
 
-    for command in ["serve", "migrate", "tenant"] {
+    for command in ["serve", "migrate", "tenant", "outbox"] {
         assert!(
             help.lines()
                 .any(|line| line.trim_start().starts_with(command)),
@@ -568,6 +573,244 @@ fn help_lists_commands_and_settings() {
             "{flag} missing in:\n{tenant_help}"
         );
     }
+}
+
+/// Subject and bodies of the mails the outbox tests write; the CLI must never print them.
+const MAIL_SUBJECT: &str = "Einladung für Zora Quendel";
+const MAIL_BODY: &str = "Ihr Registrierungslink: http://acme.localhost/register/geheim";
+
+/// Returns the URL of the database the CLI of `env` uses, for the table owner.
+fn database_url(env: &CliEnv) -> String {
+    match &env.database {
+        Some(database) => database.url.clone(),
+        None => format!(
+            "sqlite://{}?mode=rw",
+            env.data_dir.path().join("mep24web.db").display()
+        ),
+    }
+}
+
+/// Writes a mail of the tenant `slug` into the outbox, due in an hour, and returns its id.
+fn insert_mail(env: &CliEnv, slug: &str, recipient: &str, status: &str, attempts: i32) -> i64 {
+    block_on(async {
+        let db = connect(&database_url(env))
+            .await
+            .unwrap_or_else(|error| panic!("cannot connect to the CLI's database: {error}"));
+        let tenant = tenant::Entity::find()
+            .filter(tenant::Column::Slug.eq(slug))
+            .one(&db)
+            .await
+            .unwrap_or_else(|error| panic!("cannot read tenant {slug}: {error}"))
+            .unwrap_or_else(|| panic!("no tenant {slug}"));
+        let now = Utc::now();
+        let row = outbox::ActiveModel {
+            tenant_id: Set(tenant.id),
+            recipient: Set(recipient.to_owned()),
+            reply_to: Set(None),
+            subject: Set(MAIL_SUBJECT.to_owned()),
+            body_text: Set(MAIL_BODY.to_owned()),
+            body_html: Set(format!("<p>{MAIL_BODY}</p>")),
+            status: Set(status.to_owned()),
+            attempts: Set(attempts),
+            next_attempt_at: Set(now + chrono::Duration::hours(1)),
+            locked_until: Set(None),
+            claimed_by: Set(None),
+            last_error: Set(Some(
+                "permanent error (550): 5.1.1 <***@example.com>: user unknown".to_owned(),
+            )),
+            created_at: Set(now),
+            sent_at: Set((status == "sent").then_some(now)),
+            ..Default::default()
+        }
+        .insert(&db)
+        .await
+        .unwrap_or_else(|error| panic!("cannot insert a mail: {error}"));
+        let _ = db.close().await;
+        row.id
+    })
+}
+
+fn read_mail(env: &CliEnv, id: i64) -> outbox::Model {
+    block_on(async {
+        let db = connect(&database_url(env))
+            .await
+            .unwrap_or_else(|error| panic!("cannot connect to the CLI's database: {error}"));
+        let row = outbox::Entity::find_by_id(id)
+            .one(&db)
+            .await
+            .unwrap_or_else(|error| panic!("cannot read mail {id}: {error}"))
+            .unwrap_or_else(|| panic!("no mail {id}"));
+        let _ = db.close().await;
+        row
+    })
+}
+
+/// Creates the tenants `acme` (10001) and `zeta` (10002) with a pending, a dead and a sent mail
+/// of `acme` and a dead mail of `zeta`, and returns the ids in that order.
+fn outbox_with_mails(env: &CliEnv) -> [i64; 4] {
+    env.create("acme", "Acme Apotheke");
+    env.create("zeta", "Zeta Apotheke");
+    [
+        insert_mail(env, "acme", "zora.quendel@apotheke.example", "pending", 3),
+        insert_mail(env, "acme", "ben.berg@apotheke.example", "dead", 10),
+        insert_mail(env, "acme", "carl.clausen@apotheke.example", "sent", 1),
+        insert_mail(env, "zeta", "dora.dahl@zeta.example", "dead", 10),
+    ]
+}
+
+fn listed_ids(listing: &Value) -> Vec<i64> {
+    field(listing, "mails")
+        .as_array()
+        .unwrap_or_else(|| panic!("no mail array in {listing}"))
+        .iter()
+        .map(|mail| {
+            field(mail, "id")
+                .as_i64()
+                .unwrap_or_else(|| panic!("no id in {mail}"))
+        })
+        .collect()
+}
+
+#[test]
+fn outbox_list_shows_tenant_without_content() {
+    let env = CliEnv::new();
+    let [pending, dead, _sent, other_dead] = outbox_with_mails(&env);
+
+    let listing = env.run_json(&["outbox", "list", "--json"]);
+    let text = env.run_ok(&["outbox", "list"]);
+
+    assert_eq!(field(&listing, "total"), 3);
+    assert_eq!(listed_ids(&listing), [pending, dead, other_dead]);
+    let first = &field(&listing, "mails")[0];
+    assert_eq!(field(first, "status"), "pending");
+    assert_eq!(field(first, "attempts"), 3);
+    assert_eq!(field(first, "customer_number"), 10001);
+    assert_eq!(field(first, "tenant_slug"), "acme");
+    assert_eq!(field(first, "recipient_domain"), "apotheke.example");
+    assert_eq!(field(first, "claimed"), false);
+    assert!(field(first, "next_attempt_at").is_string(), "{first}");
+    assert!(string_field(first, "last_error").contains("550"), "{first}");
+    let last = &field(&listing, "mails")[2];
+    assert_eq!(field(last, "status"), "dead");
+    assert_eq!(field(last, "customer_number"), 10002);
+    assert_eq!(field(last, "tenant_slug"), "zeta");
+    assert!(field(last, "next_attempt_at").is_null(), "{last}");
+
+    let lines: Vec<&str> = text.lines().collect();
+    assert_eq!(lines.len(), 4, "{text}");
+    assert!(lines[0].starts_with("ID"), "{text}");
+    let first_line: Vec<&str> = lines[1].split_whitespace().collect();
+    assert_eq!(
+        first_line[..6],
+        [
+            pending.to_string().as_str(),
+            "pending",
+            "3",
+            "10001",
+            "acme",
+            "apotheke.example"
+        ]
+    );
+    for output in [listing.to_string(), text] {
+        for secret in ["zora.quendel", "Zora", "Registrierungslink", "geheim"] {
+            assert!(!output.contains(secret), "{secret:?} printed:\n{output}");
+        }
+    }
+}
+
+#[test]
+fn outbox_list_filters_dead_and_tenant() {
+    let env = CliEnv::new();
+    let [pending, dead, _sent, other_dead] = outbox_with_mails(&env);
+
+    let dead_only = env.run_json(&["outbox", "list", "--dead", "--json"]);
+    let by_slug = env.run_json(&["outbox", "list", "--tenant", "acme", "--json"]);
+    let by_number = env.run_json(&["outbox", "list", "--tenant", "10002", "--json"]);
+    let limited = env.run_ok(&["outbox", "list", "--limit", "1"]);
+    let unknown = env.run_rejected(&["outbox", "list", "--tenant", "nobody"]);
+
+    assert_eq!(listed_ids(&dead_only), [dead, other_dead]);
+    assert_eq!(listed_ids(&by_slug), [pending, dead]);
+    assert_eq!(listed_ids(&by_number), [other_dead]);
+    assert_eq!(limited.lines().count(), 3, "{limited}");
+    assert!(limited.contains("1 of 3 mails shown"), "{limited}");
+    assert_eq!(
+        unknown.trim_end(),
+        "error: no tenant with slug or customer number 'nobody'"
+    );
+}
+
+#[test]
+fn outbox_retry_queues_mail_again() {
+    let env = CliEnv::new();
+    let [pending, dead, sent, other_dead] = outbox_with_mails(&env);
+
+    let revived = env.run_ok(&["outbox", "retry", &dead.to_string()]);
+    let due = env.run_ok(&["outbox", "retry", &pending.to_string()]);
+    let already_sent = env.run_rejected(&["outbox", "retry", &sent.to_string()]);
+    let missing = env.run_rejected(&["outbox", "retry", "999999"]);
+
+    assert!(
+        revived.starts_with(&format!("Mail {dead} is pending again")),
+        "{revived}"
+    );
+    let row = read_mail(&env, dead);
+    assert_eq!(row.status, "pending");
+    assert_eq!(row.attempts, 0);
+    assert!(row.next_attempt_at <= Utc::now(), "{row:?}");
+    assert!(row.last_error.is_some(), "{row:?}");
+
+    assert!(
+        due.starts_with(&format!("Mail {pending} is due now")),
+        "{due}"
+    );
+    let row = read_mail(&env, pending);
+    assert_eq!(row.status, "pending");
+    assert_eq!(row.attempts, 3);
+    assert!(row.next_attempt_at <= Utc::now(), "{row:?}");
+
+    assert_eq!(
+        already_sent.trim_end(),
+        format!("error: mail {sent} was already sent, so it is not queued again")
+    );
+    assert_eq!(read_mail(&env, sent).status, "sent");
+    assert_eq!(
+        missing.trim_end(),
+        "error: no mail with id 999999 in the outbox"
+    );
+    assert_eq!(read_mail(&env, other_dead).status, "dead");
+}
+
+#[test]
+fn outbox_retry_all_dead_revives_each() {
+    let env = CliEnv::new();
+    let [pending, dead, _sent, other_dead] = outbox_with_mails(&env);
+
+    let of_zeta = env.run_ok(&["outbox", "retry", "--all-dead", "--tenant", "zeta"]);
+    assert!(
+        of_zeta.starts_with("Dead mails queued again: 1."),
+        "{of_zeta}"
+    );
+    assert_eq!(read_mail(&env, other_dead).status, "pending");
+    assert_eq!(read_mail(&env, dead).status, "dead");
+
+    let of_all = env.run_ok(&["outbox", "retry", "--all-dead"]);
+    assert!(
+        of_all.starts_with("Dead mails queued again: 1."),
+        "{of_all}"
+    );
+    let row = read_mail(&env, dead);
+    assert_eq!(row.status, "pending");
+    assert_eq!(row.attempts, 0);
+    assert_eq!(read_mail(&env, pending).attempts, 3);
+
+    let none_left = env.run_ok(&["outbox", "retry", "--all-dead"]);
+    assert!(
+        none_left.starts_with("Dead mails queued again: 0."),
+        "{none_left}"
+    );
+    let listing = env.run_json(&["outbox", "list", "--dead", "--json"]);
+    assert_eq!(field(&listing, "total"), 0);
 }
 
 /// A PostgreSQL database for one test, named like the end-to-end harness names its databases
