@@ -2,9 +2,12 @@
 //!
 //! `GET /healthz` returns 200 while the process serves requests and checks nothing else, so a
 //! liveness probe restarts only a process that hangs. `GET /readyz` checks the database and,
-//! when configured, Redis, and returns 503 with a JSON body that names what failed, so a load
-//! balancer sends no traffic to an instance that cannot serve it. It also returns 503 once the
-//! server is shutting down.
+//! when configured, Redis. Without the database an instance cannot serve, so it answers 503 and
+//! a load balancer sends it no traffic. Without Redis every instance still serves (the login
+//! limits fall back to in-process counters, tenant changes to polling), and a shared Redis going
+//! down would otherwise take every instance out at once; so it answers 200 with status
+//! `degraded` and names `redis` as failed, for monitoring. It also returns 503 once the server is
+//! shutting down.
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -93,12 +96,16 @@ impl Readiness {
             failed.push("redis");
         }
         let draining = self.draining.load(Ordering::Relaxed);
-        let status = match (draining, failed.is_empty()) {
-            (true, _) => "shutting_down",
-            (false, true) => "ready",
-            (false, false) => "unavailable",
+        let status = if draining {
+            "shutting_down"
+        } else if failed.contains(&"database") {
+            "unavailable"
+        } else if failed.is_empty() {
+            "ready"
+        } else {
+            "degraded"
         };
-        let code = if status == "ready" {
+        let code = if matches!(status, "ready" | "degraded") {
             StatusCode::OK
         } else {
             StatusCode::SERVICE_UNAVAILABLE
@@ -137,7 +144,7 @@ fn log_change(failing: &AtomicBool, dependency: &'static str, error: Option<Stri
     let was_failing = failing.swap(error.is_some(), Ordering::Relaxed);
     match error {
         Some(error) if !was_failing => {
-            tracing::warn!(dependency, %error, "readiness check failed; /readyz returns 503");
+            tracing::warn!(dependency, %error, "readiness check failed");
         }
         None if was_failing => tracing::info!(dependency, "readiness check passes again"),
         _ => {}
