@@ -25,12 +25,26 @@ const COMMON_MESSAGE: &str = "Dieses Passwort ist zu verbreitet";
 /// One day, so attempts of one test always fall into one window.
 const TEST_WINDOW_SECONDS: u64 = 86_400;
 
+/// Waits until at least two minutes remain in the current one-day window, so that a test that
+/// starts just before midnight UTC does not see its attempts split across two windows.
+async fn clear_of_window_boundary() {
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_secs();
+    let left = TEST_WINDOW_SECONDS - now % TEST_WINDOW_SECONDS;
+    if left < 120 {
+        tokio::time::sleep(std::time::Duration::from_secs(left + 1)).await;
+    }
+}
+
 // ---------------------------------------------------------------------------------------------
 // Fixtures
 
 /// Starts the application with the given limits, a one-day window and, when `trust_loopback`,
 /// 127.0.0.1 as trusted proxy.
 async fn spawn_limited(per_ip: u32, per_tenant: u32, trust_loopback: bool) -> TestApp {
+    clear_of_window_boundary().await;
     spawn_app_with(|settings| {
         settings.login_limit_per_ip = per_ip;
         settings.login_limit_per_tenant = per_tenant;
@@ -286,6 +300,7 @@ async fn login_over_ip_limit_skips_password_check() {
 
 #[tokio::test]
 async fn login_default_ip_limit_is_twenty() {
+    clear_of_window_boundary().await;
     let app = spawn_app_with(|settings| {
         settings.login_limit_window_seconds = TEST_WINDOW_SECONDS;
     })
@@ -537,6 +552,7 @@ async fn reset_request_over_limit_returns_429() {
 
 #[tokio::test]
 async fn limiter_memory_stays_bounded() {
+    clear_of_window_boundary().await;
     let limiter = LoginLimiter::in_process(Limits {
         max_tracked: 100,
         ..test_limits(1, 0)
@@ -562,6 +578,7 @@ async fn limiter_memory_stays_bounded() {
 
 #[tokio::test]
 async fn server_limiter_memory_stays_bounded() {
+    clear_of_window_boundary().await;
     let app = spawn_app_with(|settings| {
         settings.login_limit_max_tracked = 3;
         settings.login_limit_window_seconds = TEST_WINDOW_SECONDS;
@@ -586,6 +603,7 @@ async fn redis_limiter_counts_across_instances() {
         return;
     };
     let prefix = unique_prefix();
+    clear_of_window_boundary().await;
     let app = spawn_app_with(|settings| {
         settings.redis_url = Some(SecretString::from(redis_url.clone()));
         settings.redis_key_prefix = prefix.clone();
@@ -641,6 +659,7 @@ async fn redis_down_falls_back_to_in_process() {
             }
         }
     });
+    clear_of_window_boundary().await;
     let app = spawn_app_with(|settings| {
         settings.redis_url = Some(SecretString::from(format!("redis://127.0.0.1:{port}")));
         settings.redis_key_prefix = unique_prefix();
