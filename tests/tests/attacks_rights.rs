@@ -5,8 +5,9 @@
 
 use chrono::{NaiveDate, Utc};
 use mep24web_entities::{account, employee, org_unit};
+use mep24web_platform::rights::Right;
 use mep24web_platform::routes::Access;
-use mep24web_tests::accounts;
+use mep24web_tests::accounts::{self, create_group, planner_in_group};
 use mep24web_tests::{TestApp, TestTenant, get_text, post_form, spawn_app};
 use reqwest::{Method, StatusCode};
 use sea_orm::{ActiveModelTrait, ColumnTrait, EntityTrait, QueryFilter, QueryOrder, Set};
@@ -406,4 +407,181 @@ async fn every_employee_route_keeps_to_the_reach() {
         .await
         .unwrap();
     assert!(invitations.is_empty(), "{invitations:?}");
+}
+
+// ---------------------------------------------------------------------------------------------
+// User manager who is not an administrator
+// ---------------------------------------------------------------------------------------------
+
+/// Signs in a member of "Personalbüro", who manages users and views master data, and creates
+/// the group "Leser" that only views master data. Returns the client and Leser's key.
+async fn user_manager(app: &TestApp, company: &Company) -> (reqwest::Client, String) {
+    let tenant = &company.tenant;
+    let rights = [("users_manage", None), ("masterdata_view", None)];
+    let (_, office) = create_group(app, tenant, &company.admin, "Personalbüro", &rights).await;
+    let (_, reader) = create_group(
+        app,
+        tenant,
+        &company.admin,
+        "Leser",
+        &[("masterdata_view", None)],
+    )
+    .await;
+    let client = planner_in_group(app, tenant, "personal", &office).await;
+    (client, reader)
+}
+
+async fn planner_row(app: &TestApp, id: i64) -> account::Model {
+    account::Entity::find_by_id(id)
+        .one(app.db())
+        .await
+        .unwrap()
+        .unwrap()
+}
+
+/// Sends `request` while an uncommitted transaction of the test contains the change `hold`, and
+/// commits the change half a second later. The request reads the state before the change and
+/// then waits for the write lock (SQLite) or the changed row (PostgreSQL), so its write comes
+/// after the change. Returns the request's status.
+async fn send_during_change<H, F>(app: &TestApp, hold: H, request: F) -> StatusCode
+where
+    H: AsyncFnOnce(&sea_orm::DatabaseTransaction),
+    F: std::future::Future<Output = reqwest::Response> + Send + 'static,
+{
+    use sea_orm::TransactionTrait;
+    let txn = app.db().begin().await.unwrap();
+    hold(&txn).await;
+    let request = tokio::spawn(request);
+    tokio::time::sleep(std::time::Duration::from_millis(500)).await;
+    txn.commit().await.unwrap();
+    request.await.unwrap().status()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn promotion_during_save_keeps_administrator() {
+    let app = spawn_app().await;
+    let company = company(&app, "rechte-befoerdert").await;
+    let (manager, reader) = user_manager(&app, &company).await;
+    let colleague = accounts::insert_planner(&app, &company.tenant, "kollege", &reader).await;
+    let before = planner_row(&app, colleague).await;
+
+    // The user manager sets the colleague's password while an administrator promotes them.
+    let url = company.url(&app, &format!("/admin/sicherheit/benutzer/{colleague}"));
+    let fields = [
+        ("display_name", "Kollege".to_owned()),
+        ("email", String::new()),
+        ("role", reader.clone()),
+        ("active", "ja".to_owned()),
+        ("password", "Uebernommen-Passwort-2026".to_owned()),
+        ("password_repeat", "Uebernommen-Passwort-2026".to_owned()),
+    ];
+    let promote = async |txn: &sea_orm::DatabaseTransaction| {
+        account::Entity::update_many()
+            .col_expr(
+                account::Column::Role,
+                sea_orm::sea_query::Expr::value("administrator"),
+            )
+            .filter(account::Column::Id.eq(colleague))
+            .exec(txn)
+            .await
+            .unwrap();
+    };
+    let save = async move { manager.post(url).form(&fields).send().await.unwrap() };
+    let status = send_during_change(&app, promote, save).await;
+
+    assert_eq!(status, StatusCode::FORBIDDEN);
+    let after = planner_row(&app, colleague).await;
+    assert_eq!(after.role.as_deref(), Some("administrator"));
+    assert_eq!(after.password_hash, before.password_hash);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn rights_raised_during_create_refuse_user() {
+    let app = spawn_app().await;
+    let company = company(&app, "rechte-erweitert").await;
+    let (manager, reader) = user_manager(&app, &company).await;
+    let reader_group = mep24web_entities::user_group::Entity::find()
+        .filter(mep24web_entities::user_group::Column::Key.eq(reader.clone()))
+        .one(app.db())
+        .await
+        .unwrap()
+        .unwrap();
+
+    // The user manager creates a user in Leser while an administrator adds a right to Leser
+    // that the user manager lacks.
+    let url = company.url(&app, "/admin/sicherheit/benutzer/neu");
+    let fields = [
+        ("username", "neu.leser".to_owned()),
+        ("display_name", "Neu".to_owned()),
+        ("email", String::new()),
+        ("role", reader.clone()),
+        ("password", "Ein-langes-Passwort-77".to_owned()),
+        ("password_repeat", "Ein-langes-Passwort-77".to_owned()),
+    ];
+    let tenant_id = company.tenant.id.get();
+    let raise = async |txn: &sea_orm::DatabaseTransaction| {
+        mep24web_entities::user_group_right::ActiveModel {
+            tenant_id: Set(tenant_id),
+            group_id: Set(reader_group.id),
+            right_code: Set(Right::ChangeSettings.code().to_owned()),
+            org_unit_id: Set(None),
+            ..Default::default()
+        }
+        .insert(txn)
+        .await
+        .unwrap();
+        mep24web_entities::user_group::Entity::update_many()
+            .col_expr(
+                mep24web_entities::user_group::Column::UpdatedAt,
+                sea_orm::sea_query::Expr::value(Utc::now()),
+            )
+            .filter(mep24web_entities::user_group::Column::Id.eq(reader_group.id))
+            .exec(txn)
+            .await
+            .unwrap();
+    };
+    let create = async move { manager.post(url).form(&fields).send().await.unwrap() };
+    let status = send_during_change(&app, raise, create).await;
+
+    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY);
+    let created = account::Entity::find()
+        .filter(account::Column::TenantId.eq(tenant_id))
+        .filter(account::Column::UsernameKey.eq("neu.leser"))
+        .one(app.db())
+        .await
+        .unwrap();
+    assert_eq!(created, None);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn group_deleted_during_save_is_not_assigned() {
+    let app = spawn_app().await;
+    let company = company(&app, "rechte-geloescht").await;
+    let (manager, reader) = user_manager(&app, &company).await;
+    let no_rights = accounts::group_without_rights(&app, &company.tenant).await;
+    let colleague = accounts::insert_planner(&app, &company.tenant, "kollege", &no_rights).await;
+    let before = planner_row(&app, colleague).await;
+
+    // The user manager moves the colleague into Leser while an administrator deletes Leser.
+    let url = company.url(&app, &format!("/admin/sicherheit/benutzer/{colleague}"));
+    let fields = [
+        ("display_name", "Kollege".to_owned()),
+        ("email", String::new()),
+        ("role", reader.clone()),
+        ("active", "ja".to_owned()),
+    ];
+    let tenant_id = company.tenant.id.get();
+    let delete = async |txn: &sea_orm::DatabaseTransaction| {
+        mep24web_entities::user_group::Entity::delete_many()
+            .filter(mep24web_entities::user_group::Column::TenantId.eq(tenant_id))
+            .filter(mep24web_entities::user_group::Column::Key.eq(reader.clone()))
+            .exec(txn)
+            .await
+            .unwrap();
+    };
+    let save = async move { manager.post(url).form(&fields).send().await.unwrap() };
+    let status = send_during_change(&app, delete, save).await;
+
+    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY);
+    assert_eq!(planner_row(&app, colleague).await.role, before.role);
 }

@@ -20,7 +20,7 @@ use serde::Deserialize;
 use super::audit_trail::Trail;
 use super::form::{EditUserForm, FieldErrors, NewUserForm};
 use super::groups::{self, store as group_store};
-use super::store::{self, StoreError};
+use super::store::{self, Actor, StoreError};
 use super::{ROLE_ADMINISTRATOR, ROLE_PLANNER, format_time, second_factor};
 
 pub(super) const LIST_PATH: &str = "/admin/sicherheit/benutzer";
@@ -122,11 +122,8 @@ pub(super) async fn create(
         }
     };
     let hash = state.hasher.hash(&user.password).await?;
-    let trail = Trail {
-        actor: &auth.account,
-        source_ip: client.0,
-    };
-    match store::insert(&state.db, tenant_id, &user, hash, trail).await {
+    let actor = actor(&allowed, &client);
+    match store::insert(&state.db, tenant_id, &user, hash, actor).await {
         Ok(row) => {
             tracing::info!(
                 tenant_id = %tenant_id,
@@ -139,6 +136,24 @@ pub(super) async fn create(
         }
         Err(StoreError::UsernameTaken) => {
             let errors = FieldErrors::from([("username", "errors.username_taken")]);
+            render_new(
+                &state,
+                &allowed,
+                typed_new(&form),
+                &errors,
+                StatusCode::UNPROCESSABLE_ENTITY,
+            )
+            .await
+        }
+        Err(error @ (StoreError::GroupMissing | StoreError::GroupBeyondRights)) => {
+            tracing::info!(
+                tenant_id = %tenant_id,
+                by_account_id = auth.account.id,
+                role = user.role.as_str(),
+                %error,
+                "planner user not created: group changed since the form was checked"
+            );
+            let errors = FieldErrors::from([("role", role_error_key(&error))]);
             render_new(
                 &state,
                 &allowed,
@@ -232,10 +247,7 @@ pub(super) async fn update(
         &state.db,
         auth.tenant.id,
         &account,
-        Trail {
-            actor: &auth.account,
-            source_ip: client.0,
-        },
+        actor(&allowed, &client),
         &changes,
         hash,
         keep_session,
@@ -274,8 +286,58 @@ pub(super) async fn update(
             )
             .await
         }
+        Err(error @ (StoreError::GroupMissing | StoreError::GroupBeyondRights)) => {
+            tracing::info!(
+                tenant_id = %auth.tenant.id,
+                account_id = account.id,
+                by_account_id = auth.account.id,
+                role = changes.role.as_str(),
+                %error,
+                "planner user not saved: group changed since the form was checked"
+            );
+            let errors = FieldErrors::from([("role", role_error_key(&error))]);
+            render_edit(
+                &state,
+                &allowed,
+                &account,
+                typed_edit(&form),
+                &errors,
+                StatusCode::UNPROCESSABLE_ENTITY,
+            )
+            .await
+        }
+        Err(error @ StoreError::AccountBeyondRights) => {
+            tracing::info!(
+                tenant_id = %auth.tenant.id,
+                account_id = account.id,
+                by_account_id = auth.account.id,
+                %error,
+                "planner user not saved: account's group changed since the form was checked"
+            );
+            Err(Error::Forbidden)
+        }
         Err(StoreError::NotFound) => Err(Error::NotFound),
         Err(error) => Err(internal(error)),
+    }
+}
+
+/// Returns the acting user for the audit events and the rights checks of a write.
+pub(super) fn actor<'a>(allowed: &'a Allowed<need::ManageUsers>, client: &ClientIp) -> Actor<'a> {
+    Actor {
+        trail: Trail {
+            actor: &allowed.auth.account,
+            source_ip: client.0,
+        },
+        grants: &allowed.auth.grants,
+        tree: &allowed.tree,
+    }
+}
+
+/// Returns the locale key of the group select's message for a group that cannot be assigned.
+fn role_error_key(error: &StoreError) -> &'static str {
+    match error {
+        StoreError::GroupMissing => "security.users.error_role_missing",
+        _ => "security.users.error_role_not_allowed",
     }
 }
 

@@ -14,9 +14,9 @@ use mep24web_platform::{AppState, Error, TenantContext};
 use minijinja::{Value, context};
 use sea_orm::{ConnectionTrait, DbErr, TransactionTrait};
 
-use super::audit_trail::Trail;
 use super::format_time;
-use super::handlers::{LIST_PATH, load_manageable};
+use super::handlers::{LIST_PATH, actor, load_manageable};
+use super::store::{self, StoreError};
 
 /// Returns the `second_factor` value of the edit page: whether two-factor login is on, since
 /// when, and how many recovery codes are unused.
@@ -56,16 +56,28 @@ pub(super) async fn reset(
     }
     let tenant_id = auth.tenant.id;
     let txn = state.db.begin().await?;
+    let actor = actor(&allowed, &client);
+    match store::check_rights_in(&txn, tenant_id, actor, Some(account.id), None).await {
+        Ok(()) => {}
+        Err(error @ StoreError::AccountBeyondRights) => {
+            tracing::info!(
+                tenant_id = %tenant_id,
+                account_id = account.id,
+                by_account_id = auth.account.id,
+                %error,
+                "two-factor reset refused: account's group changed since the page was checked"
+            );
+            return Err(Error::Forbidden);
+        }
+        Err(StoreError::NotFound) => return Err(Error::NotFound),
+        Err(StoreError::Database(error)) => return Err(error.into()),
+        Err(other) => return Err(Error::Internal(other.into())),
+    }
     if !totp::account::disable(&txn, tenant_id, account.id).await? {
         return Err(Error::NotFound);
     }
     let revoked = sessions::revoke_all_for_account(&txn, tenant_id, account.id).await?;
-    Trail {
-        actor: &auth.account,
-        source_ip: client.0,
-    }
-    .totp_reset(&txn, &account)
-    .await?;
+    actor.trail.totp_reset(&txn, &account).await?;
     txn.commit().await?;
     tracing::info!(
         tenant_id = %tenant_id,

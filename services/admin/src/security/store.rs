@@ -4,9 +4,10 @@
 //! another tenant's account and an employee login are both "not found".
 
 use chrono::{DateTime, Utc};
-use mep24web_entities::{account, session};
+use mep24web_entities::{account, session, user_group};
 use mep24web_platform::db::Db;
 use mep24web_platform::db::{Scoped, is_unique_violation};
+use mep24web_platform::rights::{Grants, OrgTreeIndex};
 use mep24web_platform::{TenantId, sessions};
 use sea_orm::sea_query::Expr;
 use sea_orm::{
@@ -30,8 +31,24 @@ pub(super) enum StoreError {
     UsernameTaken,
     #[error("the change would leave the tenant without an active administrator")]
     LastAdministrator,
+    #[error("the account's group grants a right the acting user does not hold")]
+    AccountBeyondRights,
+    #[error("the group to assign grants a right the acting user does not hold")]
+    GroupBeyondRights,
+    #[error("the group to assign does not exist")]
+    GroupMissing,
     #[error(transparent)]
     Database(#[from] DbErr),
+}
+
+/// The user making a change: the audit trail of the change, and their rights, which the writes
+/// check again inside their transaction.
+#[derive(Clone, Copy)]
+pub(super) struct Actor<'a> {
+    pub trail: Trail<'a>,
+    pub grants: &'a Grants,
+    /// The tenant's organization tree, to compare the nodes of limited grants.
+    pub tree: &'a OrgTreeIndex,
 }
 
 /// Lists the tenant's planner users ordered by username.
@@ -84,10 +101,11 @@ pub(super) async fn insert(
     tenant_id: TenantId,
     user: &NewUser,
     password_hash: String,
-    trail: Trail<'_>,
+    actor: Actor<'_>,
 ) -> Result<account::Model, StoreError> {
     let now = Utc::now();
     let txn = db.begin().await?;
+    check_rights_in(&txn, tenant_id, actor, None, Some(&user.role)).await?;
     let inserted = account::ActiveModel {
         tenant_id: Set(tenant_id.get()),
         kind: Set(KIND_PLANNER.to_owned()),
@@ -112,7 +130,7 @@ pub(super) async fn insert(
     .await;
     match inserted {
         Ok(row) => {
-            trail.created(&txn, &row).await?;
+            actor.trail.created(&txn, &row).await?;
             txn.commit().await?;
             Ok(row)
         }
@@ -122,7 +140,8 @@ pub(super) async fn insert(
     }
 }
 
-/// Applies the changes to one planner user in one transaction: the row update, the check that
+/// Applies the changes to one planner user in one transaction: the check that the acting user
+/// has the rights of the account's group and of the new group, the row update, the check that
 /// an active administrator remains, and the revocation of sessions and app tokens when the
 /// account is deactivated or gets a new password.
 ///
@@ -132,7 +151,7 @@ pub(super) async fn update(
     db: &Db,
     tenant_id: TenantId,
     before: &account::Model,
-    trail: Trail<'_>,
+    actor: Actor<'_>,
     changes: &UserChanges,
     password_hash: Option<String>,
     keep_session: Option<i64>,
@@ -143,9 +162,9 @@ pub(super) async fn update(
 
     // Two concurrent edits must not both remove an administrator. On PostgreSQL each edit first
     // locks the tenant's active administrator rows (in id order, so edits cannot deadlock), and
-    // the second waits until the first commits. SQLite has no row locks, but there the update
-    // below is the transaction's first statement, so it takes the database write lock before
-    // reading anything and the transactions run one after the other.
+    // the second waits until the first commits. SQLite has no row locks, but `Db::begin` takes
+    // the database write lock before the transaction reads anything, so the transactions run
+    // one after the other.
     if txn.get_database_backend() == DatabaseBackend::Postgres {
         active_administrators(&scope)
             .select_only()
@@ -156,6 +175,14 @@ pub(super) async fn update(
             .all(&txn)
             .await?;
     }
+    check_rights_in(
+        &txn,
+        tenant_id,
+        actor,
+        Some(account_id),
+        Some(&changes.role),
+    )
+    .await?;
 
     let now = Utc::now();
     let mut statement = scope
@@ -217,9 +244,79 @@ pub(super) async fn update(
             }
         };
     }
-    trail.updated(&txn, before, changes).await?;
+    actor.trail.updated(&txn, before, changes).await?;
     txn.commit().await?;
     Ok(revoked)
+}
+
+/// Checks on locked rows, inside the write transaction, that the acting user has every right
+/// of the current group of the account `account_id` and of the group `role` to assign, and that
+/// `role` exists.
+///
+/// The handlers check the same before, but the account's group or a group's rights may change
+/// between that check and the write, and the password hash computed in between makes that gap
+/// long. On PostgreSQL the account row is locked for update and the group rows for share, so a
+/// concurrent change of either waits for this transaction. On SQLite the transaction already
+/// holds the database write lock.
+///
+/// NOTE: the acting user's own rights are the ones read at the start of the request, so a right
+/// taken away from them applies from their next request on.
+pub(super) async fn check_rights_in<C: ConnectionTrait>(
+    txn: &C,
+    tenant_id: TenantId,
+    actor: Actor<'_>,
+    account_id: Option<i64>,
+    role: Option<&str>,
+) -> Result<(), StoreError> {
+    let scope = Scoped::new(txn, tenant_id);
+    let postgres = txn.get_database_backend() == DatabaseBackend::Postgres;
+    if let Some(account_id) = account_id {
+        let mut query = scope
+            .find::<account::Entity>()
+            .filter(account::Column::Id.eq(account_id))
+            .filter(account::Column::Kind.eq(KIND_PLANNER));
+        if postgres {
+            query = query.lock_exclusive();
+        }
+        let account = query.one(txn).await?.ok_or(StoreError::NotFound)?;
+        let key = account.role.unwrap_or_default();
+        if !holds_group_rights(txn, tenant_id, actor, &key)
+            .await?
+            .unwrap_or(true)
+        {
+            return Err(StoreError::AccountBeyondRights);
+        }
+    }
+    if let Some(role) = role {
+        match holds_group_rights(txn, tenant_id, actor, role).await? {
+            None => return Err(StoreError::GroupMissing),
+            Some(false) => return Err(StoreError::GroupBeyondRights),
+            Some(true) => {}
+        }
+    }
+    Ok(())
+}
+
+/// Returns whether the acting user has every right of the group `key`, or `None` when the
+/// tenant has no such group. On PostgreSQL the group row stays locked for share until the
+/// transaction ends.
+async fn holds_group_rights<C: ConnectionTrait>(
+    txn: &C,
+    tenant_id: TenantId,
+    actor: Actor<'_>,
+    key: &str,
+) -> Result<Option<bool>, DbErr> {
+    let mut query = Scoped::new(txn, tenant_id)
+        .find::<user_group::Entity>()
+        .filter(user_group::Column::Key.eq(key));
+    if txn.get_database_backend() == DatabaseBackend::Postgres {
+        query = query.lock_shared();
+    }
+    if query.one(txn).await?.is_none() {
+        return Ok(None);
+    }
+    let grants = Grants::load(txn, tenant_id, Some(key)).await?;
+    Ok(Some(actor.grants.covers(&grants, actor.tree)))
 }
 
 /// Starts a query over the tenant's active planner users in the Administrator group.
