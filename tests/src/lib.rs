@@ -116,6 +116,7 @@ pub async fn spawn_app_on(
         migration_database_url: database
             .as_ref()
             .map(|database| SecretString::from(database.url().to_owned())),
+        migration_database_url_file: None,
         db_max_connections: 5,
         // Longer than the server default, so tests with many parallel logins on a loaded machine
         // do not run into it. The fault tests set a short one.

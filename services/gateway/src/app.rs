@@ -32,7 +32,8 @@ pub async fn open_database(settings: &Settings) -> anyhow::Result<DatabaseConnec
     let migration_url = settings.migration_url()?;
     let max_connections = settings.db_max_connections.max(1);
     if migration_url != url {
-        let owner = db::connect(&migration_url, 1)
+        // Two connections: one holds the migration lock while the other migrates.
+        let owner = db::connect(&migration_url, 2)
             .await
             .context("cannot connect with MEP24WEB_MIGRATION_DATABASE_URL")?;
         db::migrate(&owner)
@@ -51,9 +52,18 @@ pub async fn open_database(settings: &Settings) -> anyhow::Result<DatabaseConnec
             "cannot connect to the database; check MEP24WEB_DATABASE_URL or MEP24WEB_DATA_DIR",
         )?;
     if migration_url == url {
-        db::migrate(&conn)
-            .await
-            .context("applying database migrations failed")?;
+        // A role that may not create tables can still serve a database that an operator
+        // migrated with `mep24web migrate`, so only a pending migration needs the rights.
+        let pending = db::pending_migrations(&conn).await?;
+        if !pending.is_empty() {
+            db::migrate(&conn).await.with_context(|| {
+                format!(
+                    "applying database migrations failed ({} pending); run `mep24web migrate` \
+                     with MEP24WEB_MIGRATION_DATABASE_URL set to the owner role",
+                    pending.len()
+                )
+            })?;
+        }
     }
     Ok(conn)
 }

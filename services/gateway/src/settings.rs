@@ -46,6 +46,10 @@ pub struct Settings {
     )]
     pub migration_database_url: Option<SecretString>,
 
+    /// File that contains the migration URL (alternative to MEP24WEB_MIGRATION_DATABASE_URL).
+    #[arg(long, env = "MEP24WEB_MIGRATION_DATABASE_URL_FILE", global = true)]
+    pub migration_database_url_file: Option<PathBuf>,
+
     /// Maximum database connections of this process.
     #[arg(
         long,
@@ -283,8 +287,12 @@ impl Settings {
     /// Returns the URL for migrations and operator commands: the migration URL if set, else the
     /// database URL.
     pub fn migration_url(&self) -> anyhow::Result<String> {
-        match &self.migration_database_url {
-            Some(url) => Ok(url.expose_secret().trim().to_owned()),
+        match secret_or_file(
+            &self.migration_database_url,
+            &self.migration_database_url_file,
+            "MEP24WEB_MIGRATION_DATABASE_URL_FILE",
+        )? {
+            Some(url) => Ok(url),
             None => self.database_url(),
         }
     }

@@ -74,7 +74,68 @@ pub async fn connect_with_timeout(
 
 /// Applies every pending migration.
 pub async fn migrate(conn: &DatabaseConnection) -> Result<(), DbErr> {
-    migration::Migrator::up(conn, None).await
+    // The lock needs a connection besides the one migrating.
+    if conn.get_database_backend() != DatabaseBackend::Postgres
+        || conn
+            .get_postgres_connection_pool()
+            .options()
+            .get_max_connections()
+            < 2
+    {
+        return migration::Migrator::up(conn, None).await;
+    }
+    // Several instances starting at once would each apply a pending migration. A session-level
+    // advisory lock, on a connection of its own for the whole run, lets one migrate while the
+    // others wait and then find nothing left to do.
+    let mut lock = conn
+        .get_postgres_connection_pool()
+        .acquire()
+        .await
+        .map_err(|error| {
+            DbErr::Conn(sea_orm::RuntimeErr::Internal(format!(
+                "no connection for the migration lock: {error}"
+            )))
+        })?;
+    let lock_sql = format!("SELECT pg_advisory_lock({MIGRATION_LOCK_KEY})");
+    sea_orm::sqlx::query(&lock_sql)
+        .execute(&mut *lock)
+        .await
+        .map_err(|error| DbErr::Custom(format!("taking the migration lock failed: {error}")))?;
+    let result = migration::Migrator::up(conn, None).await;
+    let unlock_sql = format!("SELECT pg_advisory_unlock({MIGRATION_LOCK_KEY})");
+    if let Err(error) = sea_orm::sqlx::query(&unlock_sql).execute(&mut *lock).await {
+        // The lock ends with the session at the latest; close it rather than return it.
+        tracing::warn!(%error, "releasing the migration lock failed");
+        lock.detach();
+    }
+    result
+}
+
+/// Key of the PostgreSQL advisory lock held while migrations run ("mep24web" in ASCII, as a
+/// number), distinct from the per-tenant locks of [`lock_tenant`].
+const MIGRATION_LOCK_KEY: i64 = 0x6d65_7032_3477_6562;
+
+/// Returns the names of the migrations not yet applied, reading the migration table only, so
+/// a role that may not create tables can ask. A database without the table has all pending.
+pub async fn pending_migrations(conn: &DatabaseConnection) -> Result<Vec<String>, DbErr> {
+    let applied: Vec<String> = match conn
+        .query_all(Statement::from_string(
+            conn.get_database_backend(),
+            "SELECT version FROM seaql_migrations",
+        ))
+        .await
+    {
+        Ok(rows) => rows
+            .iter()
+            .filter_map(|row| row.try_get::<String>("", "version").ok())
+            .collect(),
+        Err(_) => Vec::new(),
+    };
+    Ok(migration::Migrator::migrations()
+        .iter()
+        .map(|migration| migration.name().to_owned())
+        .filter(|name| !applied.contains(name))
+        .collect())
 }
 
 /// Grants the application role what it needs on every table and sequence, and nothing more: it
