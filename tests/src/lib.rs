@@ -131,6 +131,7 @@ pub async fn spawn_app_on(
         smtp_timeout_seconds: 10,
         mail_from: None,
         outbox_poll_seconds: 1,
+        outbox_max_attempts: mep24web_platform::mail::DEFAULT_MAX_ATTEMPTS,
         hash_concurrency: None,
         log,
         log_format: "text".to_owned(),

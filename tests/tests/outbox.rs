@@ -6,7 +6,9 @@ use std::time::{Duration, Instant};
 
 use chrono::Utc;
 use mep24web_entities::outbox;
-use mep24web_platform::mail::{MailSender, OutboxWorker, OutgoingMail, Transport, WorkerId};
+use mep24web_platform::mail::{
+    self, DEFAULT_MAX_ATTEMPTS, MailSender, OutboxWorker, OutgoingMail, Transport, WorkerId,
+};
 use mep24web_tests::smtp::{Fault, SmtpServer};
 use mep24web_tests::{TestApp, TestTenant, spawn_app_with};
 use sea_orm::{ColumnTrait, EntityTrait, QueryFilter, QueryOrder};
@@ -22,6 +24,15 @@ const IDLE_POLL_SECONDS: u64 = 3600;
 /// Starts a test SMTP server and an application that sends to it with `timeout_seconds` per
 /// SMTP step and polls every `poll_seconds`.
 async fn start(timeout_seconds: u64, poll_seconds: u64) -> (TestApp, SmtpServer, TestTenant) {
+    start_with(timeout_seconds, poll_seconds, DEFAULT_MAX_ATTEMPTS).await
+}
+
+/// Starts like [`start`], with `max_attempts` deliveries before a mail is dead.
+async fn start_with(
+    timeout_seconds: u64,
+    poll_seconds: u64,
+    max_attempts: i32,
+) -> (TestApp, SmtpServer, TestTenant) {
     let smtp = SmtpServer::start()
         .await
         .unwrap_or_else(|error| panic!("cannot start the SMTP server: {error}"));
@@ -30,6 +41,7 @@ async fn start(timeout_seconds: u64, poll_seconds: u64) -> (TestApp, SmtpServer,
         settings.smtp_url = Some(SecretString::from(url));
         settings.smtp_timeout_seconds = timeout_seconds;
         settings.outbox_poll_seconds = poll_seconds;
+        settings.outbox_max_attempts = max_attempts;
     })
     .await;
     let tenant = app.create_tenant("acme", "Acme Apotheke").await;
@@ -44,6 +56,7 @@ fn test_worker(app: &TestApp, smtp: &SmtpServer, timeout: Duration) -> OutboxWor
         from: "MEP24web <noreply@localhost>".parse().unwrap(),
         sender: MailSender::default(),
         poll_interval: Duration::from_secs(IDLE_POLL_SECONDS),
+        max_attempts: DEFAULT_MAX_ATTEMPTS,
     }
 }
 
@@ -253,6 +266,37 @@ async fn server_outage_then_single_delivery() {
     for row in &rows {
         assert_eq!(row.attempts, 2, "{row:?}");
     }
+    wait_for_late_duplicates().await;
+    assert_each_delivered_once(&smtp, &recipients);
+}
+
+#[tokio::test]
+async fn last_attempt_marks_mail_dead_until_retried() {
+    let (app, smtp, tenant) = start_with(5, POLL_SECONDS, 1).await;
+    smtp.go_down().await;
+    let recipients = recipients("anna", 1);
+
+    let ids = enqueue(&app, &tenant, &recipients).await;
+    let rows = wait_for_rows(&app, &ids, Duration::from_secs(10), |row| row.attempts >= 1).await;
+
+    assert_eq!(rows[0].status, "dead");
+    assert_eq!(rows[0].attempts, 1);
+    assert_eq!(rows[0].locked_until, None);
+    assert!(rows[0].last_error.is_some(), "{:?}", rows[0]);
+    smtp.come_up()
+        .await
+        .unwrap_or_else(|error| panic!("cannot listen again: {error}"));
+    wait_for_late_duplicates().await;
+    assert!(smtp.messages().is_empty());
+
+    let revived = mail::unscoped_retry_all_dead(app.db(), None).await.unwrap();
+    assert_eq!(revived, 1);
+    wait_for_messages(&smtp, 1, Duration::from_secs(10)).await;
+    let rows = wait_for_rows(&app, &ids, Duration::from_secs(5), |row| {
+        row.status == "sent"
+    })
+    .await;
+    assert_eq!(rows[0].attempts, 1);
     wait_for_late_duplicates().await;
     assert_each_delivered_once(&smtp, &recipients);
 }

@@ -194,6 +194,7 @@ impl Application {
             from,
             sender: mail,
             poll_interval: Duration::from_secs(settings.outbox_poll_seconds.max(1)),
+            max_attempts: settings.outbox_max_attempts,
         };
         let mut workers = vec![
             tokio::spawn(worker.run(shutdown_rx.clone())),

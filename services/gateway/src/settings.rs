@@ -7,6 +7,7 @@ use std::str::FromStr;
 use std::time::Duration;
 
 use clap::Args;
+use mep24web_platform::client_ip::TrustedProxy;
 use mep24web_platform::rate_limit;
 use secrecy::{ExposeSecret, SecretString};
 
@@ -111,7 +112,7 @@ pub struct Settings {
         value_delimiter = ',',
         global = true
     )]
-    pub trusted_proxies: Vec<IpAddr>,
+    pub trusted_proxies: Vec<TrustedProxy>,
 
     /// SMTP URL for outgoing mail, e.g. smtp://host:25 or smtp://user:pass@host:587?tls=required.
     /// When unset, mails are written as .eml files into <data dir>/outbox.
@@ -122,7 +123,8 @@ pub struct Settings {
     #[arg(long, env = "MEP24WEB_SMTP_URL_FILE", global = true)]
     pub smtp_url_file: Option<PathBuf>,
 
-    /// Time limit for connecting to the SMTP server and for delivering one mail, in seconds.
+    /// Time limit of each step of an SMTP delivery, in seconds: connecting (with the greeting and
+    /// EHLO), STARTTLS, AUTH, each command and the message data.
     #[arg(
         long,
         env = "MEP24WEB_SMTP_TIMEOUT_SECONDS",
@@ -143,6 +145,16 @@ pub struct Settings {
         global = true
     )]
     pub outbox_poll_seconds: u64,
+
+    /// Delivery attempts after which a mail is marked dead and waits for `mep24web outbox retry`.
+    #[arg(
+        long,
+        env = "MEP24WEB_OUTBOX_MAX_ATTEMPTS",
+        default_value_t = mep24web_platform::mail::DEFAULT_MAX_ATTEMPTS,
+        value_parser = clap::value_parser!(i32).range(1..=100),
+        global = true
+    )]
+    pub outbox_max_attempts: i32,
 
     /// Password hashes computed at once (each takes 19 MiB while it runs). Default: CPU cores.
     #[arg(long, env = "MEP24WEB_HASH_CONCURRENCY", global = true)]
@@ -384,6 +396,24 @@ mod tests {
         assert!(!text.contains("geheim-123"));
         assert!(!text.contains("pass-456"));
         assert!(!text.contains("redis-789"));
+    }
+
+    #[test]
+    fn outbox_max_attempts_default_and_range() {
+        let default = Wrapper::parse_from(["test"]);
+        let three = Wrapper::try_parse_from(["test", "--outbox-max-attempts", "3"]);
+
+        assert_eq!(default.settings.outbox_max_attempts, 10);
+        assert_eq!(
+            three
+                .map(|wrapper| wrapper.settings.outbox_max_attempts)
+                .ok(),
+            Some(3)
+        );
+        for invalid in ["0", "101", "-1", "many"] {
+            let parsed = Wrapper::try_parse_from(["test", "--outbox-max-attempts", invalid]);
+            assert!(parsed.is_err(), "{invalid} was accepted");
+        }
     }
 
     #[test]

@@ -549,6 +549,7 @@ fn help_lists_commands_and_settings() {
         "MEP24WEB_SMTP_TIMEOUT_SECONDS",
         "MEP24WEB_MAIL_FROM",
         "MEP24WEB_OUTBOX_POLL_SECONDS",
+        "MEP24WEB_OUTBOX_MAX_ATTEMPTS",
         "MEP24WEB_HASH_CONCURRENCY",
         "MEP24WEB_LOG",
         "MEP24WEB_LOG_FORMAT",

@@ -23,7 +23,7 @@ pub use operator::{
 };
 pub use smtp::{SmtpError, SmtpServer, SmtpStep};
 pub use transport::Transport;
-pub use worker::{MAX_ATTEMPTS, OutboxWorker, WorkerId};
+pub use worker::{DEFAULT_MAX_ATTEMPTS, OutboxWorker, WorkerId};
 
 /// Rows per multi-row insert of [`MailSender::enqueue_many`]: 13 columns each stay far below the
 /// bind parameter limits of SQLite (32,766) and PostgreSQL (65,535).

@@ -25,8 +25,8 @@ use super::transport::{Session, Transport};
 use super::{MailSender, backoff, build_message, domain_of, redact_addresses};
 use crate::db::begin_unscoped;
 
-/// Attempts after which a mail is marked `dead` and left for an operator.
-pub const MAX_ATTEMPTS: i32 = 10;
+/// Default of [`OutboxWorker::max_attempts`].
+pub const DEFAULT_MAX_ATTEMPTS: i32 = 10;
 
 /// Time a claim lasts beyond the longest delivery, for the database writes around it.
 const CLAIM_MARGIN: StdDuration = StdDuration::from_secs(60);
@@ -59,6 +59,8 @@ pub struct OutboxWorker {
     pub sender: MailSender,
     /// Time between polls when nothing wakes the worker.
     pub poll_interval: StdDuration,
+    /// Delivery attempts after which a mail is marked `dead` and left for an operator.
+    pub max_attempts: i32,
 }
 
 /// Outcome of one delivery attempt.
@@ -210,7 +212,7 @@ impl OutboxWorker {
                 // Servers repeat the recipient in their replies, as in "550 <anna@example.com>:
                 // user unknown", and the text goes to the log and the outbox row.
                 let message = redact_addresses(&format!("{error:#}"));
-                if attempts >= MAX_ATTEMPTS {
+                if attempts >= self.max_attempts {
                     update.status = Set("dead".to_owned());
                     tracing::error!(outbox_id = row.id, tenant_id = row.tenant_id, attempts, error = %message, "mail given up after the last attempt");
                 } else {
