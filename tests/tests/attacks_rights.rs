@@ -95,8 +95,8 @@ async fn insert_unit(app: &TestApp, tenant: &TestTenant, parent: i64, name: &str
     .id
 }
 
-/// Inserts an employee who entered on 17 September 2013. The tuple holds personnel number, first
-/// and last name.
+/// Inserts an employee who entered on 17 September 2013. The tuple contains personnel number,
+/// first and last name.
 async fn insert_employee(
     app: &TestApp,
     tenant: &TestTenant,
@@ -431,7 +431,7 @@ async fn user_manager(app: &TestApp, company: &Company) -> (reqwest::Client, Str
     (client, reader)
 }
 
-async fn planner_row(app: &TestApp, id: i64) -> account::Model {
+async fn account_row(app: &TestApp, id: i64) -> account::Model {
     account::Entity::find_by_id(id)
         .one(app.db())
         .await
@@ -463,7 +463,7 @@ async fn promotion_during_save_keeps_administrator() {
     let company = company(&app, "rechte-befoerdert").await;
     let (manager, reader) = user_manager(&app, &company).await;
     let colleague = accounts::insert_planner(&app, &company.tenant, "kollege", &reader).await;
-    let before = planner_row(&app, colleague).await;
+    let before = account_row(&app, colleague).await;
 
     // The user manager sets the colleague's password while an administrator promotes them.
     let url = company.url(&app, &format!("/admin/sicherheit/benutzer/{colleague}"));
@@ -490,7 +490,7 @@ async fn promotion_during_save_keeps_administrator() {
     let status = send_during_change(&app, promote, save).await;
 
     assert_eq!(status, StatusCode::FORBIDDEN);
-    let after = planner_row(&app, colleague).await;
+    let after = account_row(&app, colleague).await;
     assert_eq!(after.role.as_deref(), Some("administrator"));
     assert_eq!(after.password_hash, before.password_hash);
 }
@@ -560,7 +560,7 @@ async fn group_deleted_during_save_is_not_assigned() {
     let (manager, reader) = user_manager(&app, &company).await;
     let no_rights = accounts::group_without_rights(&app, &company.tenant).await;
     let colleague = accounts::insert_planner(&app, &company.tenant, "kollege", &no_rights).await;
-    let before = planner_row(&app, colleague).await;
+    let before = account_row(&app, colleague).await;
 
     // The user manager moves the colleague into Leser while an administrator deletes Leser.
     let url = company.url(&app, &format!("/admin/sicherheit/benutzer/{colleague}"));
@@ -583,5 +583,103 @@ async fn group_deleted_during_save_is_not_assigned() {
     let status = send_during_change(&app, delete, save).await;
 
     assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY);
-    assert_eq!(planner_row(&app, colleague).await.role, before.role);
+    assert_eq!(account_row(&app, colleague).await.role, before.role);
+}
+
+// ---------------------------------------------------------------------------------------------
+// Branch manager while an employee moves to another branch
+// ---------------------------------------------------------------------------------------------
+
+async fn employee_numbered(app: &TestApp, company: &Company, number: &str) -> employee::Model {
+    employee::Entity::find()
+        .filter(employee::Column::TenantId.eq(company.tenant.id.get()))
+        .filter(employee::Column::PersonnelNumber.eq(number))
+        .one(app.db())
+        .await
+        .unwrap()
+        .unwrap()
+}
+
+/// Returns a change that moves the employee `id` into the node `unit`.
+fn move_employee(id: i64, unit: i64) -> impl AsyncFnOnce(&sea_orm::DatabaseTransaction) {
+    async move |txn: &sea_orm::DatabaseTransaction| {
+        employee::Entity::update_many()
+            .col_expr(
+                employee::Column::OrgUnitId,
+                sea_orm::sea_query::Expr::value(unit),
+            )
+            .filter(employee::Column::Id.eq(id))
+            .exec(txn)
+            .await
+            .unwrap();
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn employee_moved_during_password_set_keeps_password() {
+    let app = spawn_app().await;
+    let company = company(&app, "rechte-versetzt").await;
+    let manager = north_manager(&app, &company).await;
+    let anna = employee_numbered(&app, &company, "2001").await;
+    let tab = format!("/admin/stammdaten/mitarbeiter/{}/benutzer", anna.id);
+    let response = post_form(
+        &company.admin,
+        &company.url(&app, &tab),
+        &[
+            ("username", "anna.nord"),
+            ("password", "Annas-Passwort-2026"),
+            ("password_repeat", "Annas-Passwort-2026"),
+        ],
+    )
+    .await;
+    assert_eq!(response.status(), StatusCode::SEE_OTHER, "login of Anna");
+    let login = account::Entity::find()
+        .filter(account::Column::EmployeeId.eq(anna.id))
+        .one(app.db())
+        .await
+        .unwrap()
+        .unwrap();
+
+    // The north manager sets Anna's password while an administrator moves her to the south.
+    let url = company.url(&app, &format!("{tab}/passwort"));
+    let fields = [
+        ("password", "Uebernommen-Passwort-2026"),
+        ("password_repeat", "Uebernommen-Passwort-2026"),
+    ];
+    let set = async move { manager.post(url).form(&fields).send().await.unwrap() };
+    let status = send_during_change(&app, move_employee(anna.id, company.south), set).await;
+
+    assert_eq!(status, StatusCode::NOT_FOUND);
+    assert_eq!(
+        account_row(&app, login.id).await.password_hash,
+        login.password_hash
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn employee_moved_during_edit_stays_moved() {
+    let app = spawn_app().await;
+    let company = company(&app, "rechte-zurueck").await;
+    let manager = north_manager(&app, &company).await;
+    let anna = employee_numbered(&app, &company, "2001").await;
+
+    // The north manager saves Anna's record while an administrator moves her to the south.
+    let url = company.url(&app, &format!("/admin/stammdaten/mitarbeiter/{}", anna.id));
+    let fields = [
+        ("personnel_number", "2001".to_owned()),
+        ("first_name", "Anna".to_owned()),
+        ("last_name", "Nordmann".to_owned()),
+        ("email", "anna.nord@nord.example".to_owned()),
+        ("phone", String::new()),
+        ("entry_date", "17.09.2013".to_owned()),
+        ("exit_date", String::new()),
+        ("org_unit_id", company.north.to_string()),
+        ("language", "de".to_owned()),
+    ];
+    let save = async move { manager.post(url).form(&fields).send().await.unwrap() };
+    let status = send_during_change(&app, move_employee(anna.id, company.south), save).await;
+
+    assert_eq!(status, StatusCode::NOT_FOUND);
+    let after = employee_numbered(&app, &company, "2001").await;
+    assert_eq!(after.org_unit_id, company.south);
 }

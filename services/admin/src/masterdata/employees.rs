@@ -24,7 +24,8 @@ use super::audit_trail::{self, Trail};
 use super::forms::{self, EmployeeForm, EmployeeInput, FieldErrors, format_date};
 use super::tree::OrgTree;
 use super::{
-    Notice, error_texts, find_employee, full_name, load_tree, redirect_with, unprocessable,
+    Notice, error_texts, find_employee, full_name, load_tree, lock_employee_within, redirect_with,
+    unprocessable,
 };
 use crate::invitations::end_open_invitations;
 
@@ -385,6 +386,7 @@ pub(super) async fn update(
     apply(&mut changes, input, org_unit_id);
 
     let txn = state.db.begin().await?;
+    lock_employee_within(&txn, tenant_id, employee_id, &reach).await?;
     let tx_scope = Scoped::new(&txn, tenant_id);
     let updated = tx_scope
         .update_many::<employee::Entity>()

@@ -21,7 +21,9 @@ use secrecy::SecretString;
 use super::audit_trail::Trail;
 use super::forms::{self, ActiveForm, FieldErrors, PasswordForm, UsernameForm};
 use super::login_tab::{TabErrors, TabValues, check_password, render, tab_url, username_taken};
-use super::{Notice, find_employee, find_login, redirect_with, unprocessable};
+use super::{
+    Notice, find_employee, find_login, lock_employee_within, redirect_with, unprocessable,
+};
 
 /// `POST /admin/stammdaten/mitarbeiter/{id}/benutzer/passwort`: sets a new password, lifts a
 /// lockout, ends the login's running sessions and app tokens and records the audit event, in
@@ -77,6 +79,7 @@ pub(super) async fn set_password(
         .hash(&SecretString::from(form.password))
         .await?;
     let txn = state.db.begin().await?;
+    lock_employee_within(&txn, tenant_id, employee.id, &reach).await?;
     Scoped::new(&txn, tenant_id)
         .update_many::<account::Entity>()
         .col_expr(account::Column::PasswordHash, Expr::value(Some(hash)))
@@ -165,6 +168,7 @@ pub(super) async fn change_username(
     };
 
     let txn = state.db.begin().await?;
+    lock_employee_within(&txn, tenant_id, employee.id, &reach).await?;
     let updated = Scoped::new(&txn, tenant_id)
         .update_many::<account::Entity>()
         .col_expr(account::Column::Username, Expr::value(username.as_str()))
@@ -243,6 +247,7 @@ pub(super) async fn set_active(
     };
 
     let txn = state.db.begin().await?;
+    lock_employee_within(&txn, tenant_id, employee.id, &reach).await?;
     Scoped::new(&txn, tenant_id)
         .update_many::<account::Entity>()
         .col_expr(account::Column::Active, Expr::value(active))

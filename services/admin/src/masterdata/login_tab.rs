@@ -26,8 +26,8 @@ use serde::{Deserialize, Serialize};
 use super::audit_trail::Trail;
 use super::forms::{self, FieldErrors, NewLoginForm};
 use super::{
-    Notice, error_texts, find_employee, find_login, full_name, load_tree, redirect_with,
-    unprocessable,
+    Notice, error_texts, find_employee, find_login, full_name, load_tree, lock_employee_within,
+    redirect_with, unprocessable,
 };
 
 #[derive(Default, Deserialize)]
@@ -243,6 +243,7 @@ pub(super) async fn create(
         .await?;
     let now = Utc::now();
     let txn = state.db.begin().await?;
+    lock_employee_within(&txn, tenant_id, employee.id, &reach).await?;
     let inserted = account::ActiveModel {
         tenant_id: Set(tenant_id.get()),
         kind: Set("employee".to_owned()),

@@ -17,8 +17,8 @@ use mep24web_entities::{account, employee};
 use mep24web_platform::db::Scoped;
 use mep24web_platform::rights::{Reach, Right};
 use mep24web_platform::routes::{Access, RouteTable};
-use mep24web_platform::{Error, i18n, sessions};
-use sea_orm::{ColumnTrait, ConnectionTrait, QueryFilter};
+use mep24web_platform::{Error, TenantId, i18n, sessions};
+use sea_orm::{ColumnTrait, ConnectionTrait, DatabaseBackend, QueryFilter, QuerySelect};
 use serde::Serialize;
 
 mod audit_trail;
@@ -207,6 +207,28 @@ async fn find_employee<C: ConnectionTrait>(
         .await?
         .filter(|employee| reach.contains(employee.org_unit_id))
         .ok_or(Error::NotFound)
+}
+
+/// Checks inside a write transaction that the employee still lies within the reach, because
+/// another planner may have moved them since the handler found them. On PostgreSQL the row
+/// stays locked for update until the transaction ends, so a move waits for this write. On SQLite
+/// the transaction already holds the database write lock. An employee moved out is not found.
+async fn lock_employee_within<C: ConnectionTrait>(
+    txn: &C,
+    tenant_id: TenantId,
+    employee_id: i64,
+    reach: &Reach,
+) -> Result<(), Error> {
+    let mut query = Scoped::new(txn, tenant_id)
+        .find::<employee::Entity>()
+        .filter(employee::Column::Id.eq(employee_id));
+    if txn.get_database_backend() == DatabaseBackend::Postgres {
+        query = query.lock_exclusive();
+    }
+    match query.one(txn).await? {
+        Some(employee) if reach.contains(employee.org_unit_id) => Ok(()),
+        _ => Err(Error::NotFound),
+    }
 }
 
 /// Finds the portal login of an employee, if one exists.
