@@ -717,7 +717,7 @@ async fn forwarded_host_from_untrusted_peer_is_ignored() {
 #[tokio::test]
 async fn forwarded_host_from_trusted_proxy_is_used() {
     let app = spawn_app_with(|settings| {
-        settings.trusted_proxies = vec![IpAddr::V4(Ipv4Addr::LOCALHOST)];
+        settings.trusted_proxies = vec![IpAddr::V4(Ipv4Addr::LOCALHOST).into()];
     })
     .await;
     app.create_tenant("acme", "Acme Apotheke").await;

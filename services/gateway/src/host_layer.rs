@@ -10,7 +10,7 @@ use axum::body::Body;
 use axum::extract::{ConnectInfo, Request, State};
 use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::{IntoResponse, Response};
-use mep24web_platform::client_ip::{self, ClientIp};
+use mep24web_platform::client_ip::{self, ClientIp, TrustedProxy};
 use mep24web_platform::error::error_page;
 use mep24web_platform::i18n::{CURRENT_LOCALE, Locale};
 use mep24web_platform::{AppState, TenantContext, TenantId, sessions};
@@ -26,7 +26,7 @@ use crate::{csrf, pages};
 pub struct Gateway {
     state: AppState,
     resolver: Arc<TenantResolver>,
-    trusted_proxies: Arc<Vec<IpAddr>>,
+    trusted_proxies: Arc<Vec<TrustedProxy>>,
     readiness: Readiness,
     apex: Router,
     tenant: Router,
@@ -37,7 +37,7 @@ impl Gateway {
     pub fn new(
         state: AppState,
         resolver: Arc<TenantResolver>,
-        trusted_proxies: Vec<IpAddr>,
+        trusted_proxies: Vec<TrustedProxy>,
         readiness: Readiness,
     ) -> Self {
         let tag_route = || axum::middleware::from_fn(metrics::tag_route);
@@ -215,10 +215,10 @@ async fn serve(router: Router, request: Request) -> Response {
 fn effective_host(
     request: &Request<Body>,
     peer: Option<IpAddr>,
-    trusted: &[IpAddr],
+    trusted: &[TrustedProxy],
 ) -> Option<String> {
     let headers = request.headers();
-    if peer.is_some_and(|ip| trusted.contains(&ip))
+    if peer.is_some_and(|ip| client_ip::is_trusted(ip, trusted))
         && let Some(forwarded) = forwarded_host(headers)
     {
         return Some(forwarded);

@@ -1,7 +1,7 @@
 //! Typed settings: defaults for the embedded mode, overridden by `MEP24WEB_*` environment
 //! variables or command-line flags. Secrets can come from `*_FILE` variables.
 
-use std::net::{IpAddr, SocketAddr};
+use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::str::FromStr;
 use std::time::Duration;
@@ -104,8 +104,8 @@ pub struct Settings {
     #[arg(long, env = "MEP24WEB_PUBLIC_URL", global = true)]
     pub public_url: Option<url::Url>,
 
-    /// Comma-separated IP addresses of reverse proxies whose X-Forwarded-Host and Forwarded
-    /// headers are trusted. Default: none.
+    /// Comma-separated IP addresses or networks (CIDR, e.g. 10.42.0.0/16) of reverse proxies
+    /// whose X-Forwarded-Host and X-Forwarded-For headers are trusted. Default: none.
     #[arg(
         long,
         env = "MEP24WEB_TRUSTED_PROXIES",
