@@ -683,3 +683,56 @@ async fn employee_moved_during_edit_stays_moved() {
     let after = employee_numbered(&app, &company, "2001").await;
     assert_eq!(after.org_unit_id, company.south);
 }
+
+#[tokio::test]
+async fn group_form_tricks_store_nothing() {
+    let app = spawn_app().await;
+    let company = company(&app, "rechte-formular").await;
+    let tenant = &company.tenant;
+    let rights = [
+        ("users_manage", None),
+        ("masterdata_view", Some(company.north)),
+    ];
+    let (_, office) = create_group(&app, tenant, &company.admin, "Personal Nord", &rights).await;
+    let manager = planner_in_group(&app, tenant, "personal.nord", &office).await;
+    let groups_before = all_groups(&app, &company).await;
+    let url = company.url(&app, "/admin/sicherheit/gruppen/neu");
+
+    // A repeated scope field counts with its last value, and that value is checked.
+    let north = company.north.to_string();
+    let repeated = [
+        ("name", "Doppelt"),
+        ("right_masterdata_view", "ja"),
+        ("scope_masterdata_view", north.as_str()),
+        ("scope_masterdata_view", ""),
+    ];
+    let response = post_form(&manager, &url, &repeated).await;
+    assert_eq!(response.status(), StatusCode::UNPROCESSABLE_ENTITY);
+
+    // A name whose lower case is longer than the name itself, and a name far too long.
+    let expanding = "İ".repeat(100);
+    let response = post_form(&company.admin, &url, &[("name", expanding.as_str())]).await;
+    assert_eq!(response.status(), StatusCode::UNPROCESSABLE_ENTITY);
+    let huge = "x".repeat(200_000);
+    let response = post_form(&company.admin, &url, &[("name", huge.as_str())]).await;
+    assert!(
+        [
+            StatusCode::PAYLOAD_TOO_LARGE,
+            StatusCode::UNPROCESSABLE_ENTITY
+        ]
+        .contains(&response.status()),
+        "{}",
+        response.status()
+    );
+
+    assert_eq!(all_groups(&app, &company).await, groups_before);
+}
+
+async fn all_groups(app: &TestApp, company: &Company) -> Vec<mep24web_entities::user_group::Model> {
+    mep24web_entities::user_group::Entity::find()
+        .filter(mep24web_entities::user_group::Column::TenantId.eq(company.tenant.id.get()))
+        .order_by_asc(mep24web_entities::user_group::Column::Id)
+        .all(app.db())
+        .await
+        .unwrap()
+}

@@ -61,7 +61,12 @@ impl GroupForm {
         let name = self.name.trim();
         if name.is_empty() {
             errors.insert("name".to_owned(), "security.groups.error_name_missing");
-        } else if name.chars().count() > MAX_NAME_CHARS || name.chars().any(char::is_control) {
+        } else if name.chars().count() > MAX_NAME_CHARS
+            // The lower-cased name is stored as `name_key` in a column of the same size, and
+            // some letters grow when lower-cased ("İ" becomes "i̇").
+            || name.to_lowercase().chars().count() > MAX_NAME_CHARS
+            || name.chars().any(char::is_control)
+        {
             errors.insert("name".to_owned(), "security.groups.error_name_invalid");
         }
         let mut grants = Vec::new();
@@ -125,6 +130,20 @@ mod tests {
         assert_eq!(input.grants.grant(Right::ViewAuditLog), Some(None));
         // A scope without its ticked checkbox grants nothing.
         assert_eq!(input.grants.grant(Right::InviteEmployees), None);
+    }
+
+    #[test]
+    fn name_growing_when_lower_cased_is_invalid() {
+        let form = GroupForm::from_pairs(&pairs(&[("name", &"İ".repeat(100))]));
+        let Err(errors) = form.validate(&tree()) else {
+            panic!("name with a lower case of 200 characters accepted");
+        };
+        assert_eq!(
+            errors.get("name"),
+            Some(&"security.groups.error_name_invalid")
+        );
+        let form = GroupForm::from_pairs(&pairs(&[("name", &"İ".repeat(50))]));
+        assert!(form.validate(&tree()).is_ok());
     }
 
     #[test]
