@@ -7,6 +7,7 @@ use chrono::{NaiveDate, Utc};
 use mep24web_entities::{account, employee, org_unit};
 use mep24web_platform::rights::Right;
 use mep24web_platform::routes::Access;
+use mep24web_platform::sessions::{self, SessionKind};
 use mep24web_tests::accounts::{self, create_group, planner_in_group};
 use mep24web_tests::{TestApp, TestTenant, get_text, post_form, spawn_app};
 use reqwest::{Method, StatusCode};
@@ -735,4 +736,128 @@ async fn all_groups(app: &TestApp, company: &Company) -> Vec<mep24web_entities::
         .all(app.db())
         .await
         .unwrap()
+}
+
+// ---------------------------------------------------------------------------------------------
+// Declared access against the handlers
+// ---------------------------------------------------------------------------------------------
+
+/// Inserts the group `label` with exactly these rights, on the whole organization, and a planner
+/// in it, and returns the planner's session cookie.
+async fn cookie_with_rights(
+    app: &TestApp,
+    tenant: &TestTenant,
+    label: &str,
+    rights: &[Right],
+) -> String {
+    let now = Utc::now();
+    let group = mep24web_entities::user_group::ActiveModel {
+        tenant_id: Set(tenant.id.get()),
+        key: Set(format!("r-{label}")),
+        name: Set(format!("Rechte {label}")),
+        name_key: Set(format!("rechte {label}")),
+        builtin: Set(false),
+        created_at: Set(now),
+        updated_at: Set(now),
+        ..Default::default()
+    }
+    .insert(app.db())
+    .await
+    .unwrap();
+    for right in rights {
+        mep24web_entities::user_group_right::ActiveModel {
+            tenant_id: Set(tenant.id.get()),
+            group_id: Set(group.id),
+            right_code: Set(right.code().to_owned()),
+            org_unit_id: Set(None),
+            ..Default::default()
+        }
+        .insert(app.db())
+        .await
+        .unwrap();
+    }
+    let username = format!("planer.{label}");
+    let account = accounts::insert_planner(app, tenant, &username, &group.key).await;
+    let token = sessions::create(app.db(), tenant.id, account, SessionKind::Web)
+        .await
+        .unwrap();
+    format!("mep24web_session={token}")
+}
+
+/// For every route that declares a right: a planner with every other right gets 403, and a
+/// planner with only that right gets past the check. A handler that requires another right than
+/// its route declares fails here, while the route matrix checks only planners without any right.
+#[tokio::test]
+async fn every_right_route_enforces_declared_right() {
+    let app = spawn_app().await;
+    let company = company(&app, "rechte-erklaert").await;
+    let tenant = &company.tenant;
+    let anna = employee_numbered(&app, &company, "2001").await;
+    let no_rights = accounts::group_without_rights(&app, tenant).await;
+    let no_rights_group = mep24web_entities::user_group::Entity::find()
+        .filter(mep24web_entities::user_group::Column::Key.eq(no_rights.clone()))
+        .one(app.db())
+        .await
+        .unwrap()
+        .unwrap();
+    let target = accounts::insert_planner(&app, tenant, "ziel", &no_rights).await;
+    let fill = |path: &str| {
+        let id = if path.starts_with("/admin/stammdaten/mitarbeiter/") {
+            anna.id
+        } else if path.starts_with("/admin/stammdaten/ebene/") {
+            company.north
+        } else if path.starts_with("/admin/sicherheit/benutzer/") {
+            target
+        } else {
+            no_rights_group.id
+        };
+        path.replace("{id}", &id.to_string())
+    };
+    let form = [
+        ("parent_id", company.north.to_string()),
+        ("ebene", company.north.to_string()),
+        ("role", no_rights.clone()),
+        ("name", "Geändert".to_owned()),
+        ("display_name", "Ziel".to_owned()),
+        ("active", "ja".to_owned()),
+    ];
+    let routes = mep24web::pages::tenant_routes().into_parts().1;
+
+    for right in Right::ALL {
+        let mut others: Vec<Right> = Right::ALL
+            .into_iter()
+            .filter(|other| *other != right)
+            .collect();
+        if right == Right::ViewMasterData {
+            // Editing master data includes viewing it.
+            others.retain(|other| *other != Right::EditMasterData);
+        }
+        let without_label = format!("ohne-{}", right.code());
+        let without = cookie_with_rights(&app, tenant, &without_label, &others).await;
+        let only_label = format!("nur-{}", right.code());
+        let only = cookie_with_rights(&app, tenant, &only_label, &[right]).await;
+        for entry in routes
+            .iter()
+            .filter(|entry| entry.access == Access::Right(right))
+        {
+            let what = format!("{} {}", entry.method, entry.path);
+            let url = company.url(&app, &fill(&entry.path));
+            for (cookie, who) in [(&without, "every other right"), (&only, "only this right")] {
+                let mut request = app
+                    .client()
+                    .request(entry.method.clone(), &url)
+                    .header(reqwest::header::COOKIE, cookie);
+                if entry.method == Method::POST {
+                    request = request.form(&form);
+                }
+                let status = request.send().await.unwrap().status();
+                if who == "every other right" {
+                    assert_eq!(status, StatusCode::FORBIDDEN, "{what} with {who}");
+                } else {
+                    assert_ne!(status, StatusCode::FORBIDDEN, "{what} with {who}");
+                    assert!(status.as_u16() < 500, "{what} with {who}: {status}");
+                }
+            }
+        }
+    }
 }
