@@ -210,6 +210,14 @@ impl TestApp {
         format!("http://{slug}.{BASE_DOMAIN}:{}{path}", self.port)
     }
 
+    /// Returns the owner and the application URL of the PostgreSQL test database, for starting
+    /// further instances on the same database; `None` on SQLite.
+    pub fn database_urls(&self) -> Option<(String, String)> {
+        self.database
+            .as_ref()
+            .map(|database| (database.url().to_owned(), database.app_url().to_owned()))
+    }
+
     /// Returns a connection that can read every tenant's rows, for test setup and checks. The
     /// application itself connects as a role that row-level security applies to.
     pub fn db(&self) -> &DatabaseConnection {
