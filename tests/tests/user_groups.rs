@@ -841,3 +841,35 @@ async fn another_tenants_groups_and_nodes_are_not_found() {
     assert_eq!(response.status(), StatusCode::UNAUTHORIZED);
     let _ = sign_in(&app, &first.tenant, "nur.eins").await;
 }
+
+#[tokio::test]
+async fn demo_branch_manager_sees_heidelberg_only() {
+    let app = spawn_app().await;
+    mep24web::demo::provision_if_empty(app.state())
+        .await
+        .unwrap();
+    let tenant = TestTenant {
+        id: mep24web_platform::TenantId::new(0),
+        slug: "demo".to_owned(),
+        name: "Demo-Apotheke".to_owned(),
+        customer_number: 10001,
+        access_link: String::new(),
+        setup_link: String::new(),
+        admin_username: "planer".to_owned(),
+    };
+    let manager = app.client();
+    let response = post_form(
+        &manager,
+        &url(&app, &tenant, "/login"),
+        &[
+            ("username", "filialleitung"),
+            ("password", mep24web::demo::DEMO_PASSWORD),
+        ],
+    )
+    .await;
+    assert_eq!(response.status(), StatusCode::SEE_OTHER);
+    let (status, body) = get_text(&manager, &url(&app, &tenant, "/admin/stammdaten")).await;
+    assert_eq!(status, StatusCode::OK);
+    assert!(body.contains("Anna") && body.contains("Filiale Heidelberg"));
+    assert!(!body.contains("Sophie") && !body.contains("Filiale Mannheim"));
+}

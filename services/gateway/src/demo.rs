@@ -2,8 +2,11 @@
 //! never gets demo data by accident.
 
 use chrono::{NaiveDate, Utc};
-use mep24web_entities::{account, employee, org_unit, tenant, tenant_settings};
+use mep24web_entities::{
+    account, employee, org_unit, tenant, tenant_settings, user_group, user_group_right,
+};
 use mep24web_platform::AppState;
+use mep24web_platform::rights::PLANER_RIGHTS;
 use mep24web_platform::username::Username;
 use mep24web_tenancy::provision::{self, NewTenant};
 use mep24web_tenancy::{CustomerNumber, Slug};
@@ -82,6 +85,9 @@ pub async fn provision_if_empty(state: &AppState) -> anyhow::Result<()> {
         .insert(&txn)
         .await?;
     let checkout = unit(branch.id, "department", "Kasse").insert(&txn).await?;
+    let mannheim = unit(root.id, "branch", "Filiale Mannheim")
+        .insert(&txn)
+        .await?;
 
     let people = [
         (
@@ -106,7 +112,15 @@ pub async fn provision_if_empty(state: &AppState) -> anyhow::Result<()> {
             checkout.id,
         ),
         ("1004", "Lukas", "Müller", None, checkout.id),
+        (
+            "2001",
+            "Sophie",
+            "Becker",
+            Some("sophie.becker@demo.example"),
+            mannheim.id,
+        ),
     ];
+    let hash_for_manager = hash.clone();
     let mut first_employee = None;
     for (number, first, last, email, unit_id) in people {
         let row = employee::ActiveModel {
@@ -153,6 +167,7 @@ pub async fn provision_if_empty(state: &AppState) -> anyhow::Result<()> {
         .insert(&txn)
         .await?;
     }
+    branch_manager(&txn, tenant_id, branch.id, hash_for_manager, now).await?;
     txn.commit().await?;
 
     println!();
@@ -160,8 +175,68 @@ pub async fn provision_if_empty(state: &AppState) -> anyhow::Result<()> {
     println!("  Access link:     {}/", created.access_link);
     println!("  Customer number: {}", created.customer_number);
     println!("  Planner login:   planer / {DEMO_PASSWORD}");
+    println!("  Branch manager:  filialleitung / {DEMO_PASSWORD} (Filiale Heidelberg only)");
     println!("  Employee login:  anna.schmidt / {DEMO_PASSWORD}");
     println!("  Security code:   {DEMO_SECURITY_CODE}");
     println!();
+    Ok(())
+}
+
+/// Adds the user group "Filialleitung Heidelberg", whose employee rights cover that branch only,
+/// and the planner `filialleitung` in it, so the demo shows a branch manager's view.
+async fn branch_manager<C: sea_orm::ConnectionTrait>(
+    conn: &C,
+    tenant_id: i64,
+    branch_id: i64,
+    hash: String,
+    now: chrono::DateTime<Utc>,
+) -> anyhow::Result<()> {
+    let key = "filialleitung-heidelberg";
+    let group = user_group::ActiveModel {
+        tenant_id: Set(tenant_id),
+        key: Set(key.to_owned()),
+        name: Set("Filialleitung Heidelberg".to_owned()),
+        name_key: Set("filialleitung heidelberg".to_owned()),
+        builtin: Set(false),
+        created_at: Set(now),
+        updated_at: Set(now),
+        ..Default::default()
+    }
+    .insert(conn)
+    .await?;
+    for right in PLANER_RIGHTS {
+        user_group_right::ActiveModel {
+            tenant_id: Set(tenant_id),
+            group_id: Set(group.id),
+            right_code: Set(right.code().to_owned()),
+            org_unit_id: Set(Some(branch_id)),
+            ..Default::default()
+        }
+        .insert(conn)
+        .await?;
+    }
+    let username = Username::parse("filialleitung")?;
+    account::ActiveModel {
+        tenant_id: Set(tenant_id),
+        kind: Set("planner".to_owned()),
+        username: Set(username.as_str().to_owned()),
+        username_key: Set(username.key().to_owned()),
+        password_hash: Set(Some(hash)),
+        display_name: Set("Frank Filialleiter".to_owned()),
+        role: Set(Some(key.to_owned())),
+        email: Set(None),
+        employee_id: Set(None),
+        active: Set(true),
+        must_change_password: Set(false),
+        failed_attempts: Set(0),
+        locked_until: Set(None),
+        language: Set("de".to_owned()),
+        created_at: Set(now),
+        updated_at: Set(now),
+        last_login_at: Set(None),
+        ..Default::default()
+    }
+    .insert(conn)
+    .await?;
     Ok(())
 }
