@@ -55,7 +55,9 @@ pub async fn connect_with_timeout(
     if url.starts_with("sqlite:") && url.contains("mode=rwc") {
         // Create the file once, then open the pool without the create flag: a pool connection
         // opened after the file was deleted must fail instead of starting an empty database.
-        Database::connect(url.as_str()).await?.close().await?;
+        let mut create = ConnectOptions::new(url.as_str());
+        create.sqlx_logging(false);
+        Database::connect(create).await?.close().await?;
         url = url.replace("mode=rwc", "mode=rw");
     }
     let mut options = ConnectOptions::new(url);
