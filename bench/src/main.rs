@@ -78,12 +78,17 @@ struct AllArgs {
     /// Employees invited at once; 0 skips the invitation run.
     #[arg(long, default_value_t = 5_000)]
     invite: usize,
-    /// Tenants of the larger database in the tenant resolution comparison (the smaller has 10).
+    /// Tenants of the larger database in the tenant resolution comparison (the smaller has 10);
+    /// 0 skips the comparison.
     #[arg(long, default_value_t = 10_000)]
     resolution_tenants: usize,
     /// Sessions and app tokens that the portal and `me` runs are spread over.
     #[arg(long, default_value_t = 64)]
     sessions: usize,
+    /// Sets an environment variable of the server, after the tool's own, for example
+    /// MEP24WEB_HASH_CONCURRENCY=1. May be given several times.
+    #[arg(long = "server-env", value_name = "NAME=VALUE", value_parser = parse_variable)]
+    server_env: Vec<(String, String)>,
     /// Folder for the server logs, the wrk request lists and `results.json`.
     #[arg(long, default_value = "target/bench")]
     output_dir: PathBuf,
@@ -109,6 +114,14 @@ async fn main() -> anyhow::Result<()> {
             println!("{}", serde_json::to_string_pretty(&result)?);
             Ok(())
         }
+    }
+}
+
+/// Parses `NAME=VALUE` of `--server-env`.
+fn parse_variable(text: &str) -> Result<(String, String), String> {
+    match text.split_once('=') {
+        Some((name, value)) if !name.is_empty() => Ok((name.to_owned(), value.to_owned())),
+        _ => Err(format!("expected NAME=VALUE, got '{text}'")),
     }
 }
 
@@ -140,6 +153,7 @@ async fn run_all(args: AllArgs) -> anyhow::Result<()> {
         invite_employees: args.invite,
         resolution_tenants: args.resolution_tenants,
         sessions: args.sessions,
+        server_env: args.server_env,
         cores: machine.cores,
     };
     let wrk = wrk::Wrk::new(&options.output_dir)?;
@@ -154,6 +168,7 @@ async fn run_all(args: AllArgs) -> anyhow::Result<()> {
     let report = Report {
         started_at,
         machine,
+        server_env: options.server_env.clone(),
         backends,
         targets,
     };

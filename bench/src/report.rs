@@ -81,7 +81,8 @@ pub struct BackendReport {
     /// Right after start-up, before any load.
     pub memory_idle: Memory,
     pub figures: Vec<Figure>,
-    pub argon: Option<ArgonResult>,
+    /// The raw Argon2 baselines, before and after the login run.
+    pub argon_runs: Vec<ArgonRun>,
     /// The invitation run against the plain sink, then the one against the quick-ACK sink.
     pub invites: Vec<InviteFigure>,
 }
@@ -90,6 +91,16 @@ impl BackendReport {
     pub fn figure(&self, id: &str) -> Option<&Figure> {
         self.figures.iter().find(|figure| figure.id == id)
     }
+}
+
+/// One raw Argon2 baseline.
+#[derive(Clone, Debug, Serialize)]
+pub struct ArgonRun {
+    /// When it ran, relative to the login run.
+    pub when: String,
+    /// The 1-minute load average just before it.
+    pub load_average: f64,
+    pub result: ArgonResult,
 }
 
 /// One target judged on the figures of one engine.
@@ -107,6 +118,8 @@ pub struct Target {
 pub struct Report {
     pub started_at: String,
     pub machine: Machine,
+    /// Variables given with `--server-env`, which change the server from its benchmark defaults.
+    pub server_env: Vec<(String, String)>,
     pub backends: Vec<BackendReport>,
     pub targets: Vec<Target>,
 }
@@ -124,7 +137,9 @@ pub fn targets(report: &BackendReport) -> Vec<Target> {
             met,
         });
     };
+
     let rps = |id: &str| report.figure(id).map(|figure| figure.requests_per_second);
+
     if let Some(bare) = rps("bare") {
         for (id, label) in [
             ("tenant_root", "tenant route `/` vs bare route"),
@@ -136,8 +151,17 @@ pub fn targets(report: &BackendReport) -> Vec<Target> {
             }
         }
     }
-    if let (Some(login), Some(argon)) = (rps("login"), &report.argon) {
-        let ratio = login / argon.per_second;
+
+    // The faster baseline is the one less disturbed by other processes, and it makes the target
+    // the harder one to meet.
+    let argon_rate = report
+        .argon_runs
+        .iter()
+        .map(|run| run.result.per_second)
+        .reduce(f64::max);
+
+    if let (Some(login), Some(argon_rate)) = (rps("login"), argon_rate) {
+        let ratio = login / argon_rate;
         add(
             "login vs raw Argon2 verifications",
             percent(ratio),
@@ -145,9 +169,14 @@ pub fn targets(report: &BackendReport) -> Vec<Target> {
             ratio >= 0.85,
         );
     }
-    for id in ["probe_storm", "probe_storm_below_pool"] {
-        if let (Some(idle), Some(storm)) = (report.figure("probe_idle"), report.figure(id)) {
-            let ratio = storm.p99_ms / idle.p99_ms;
+
+    for suffix in ["", "_below_pool"] {
+        if let (Some(idle), Some(probe), Some(storm)) = (
+            report.figure("probe_idle"),
+            report.figure(&format!("probe_storm{suffix}")),
+            report.figure(&format!("storm_login{suffix}")),
+        ) {
+            let ratio = probe.p99_ms / idle.p99_ms;
             add(
                 &format!(
                     "p99 of the login page during a login storm of {} connections vs idle",
@@ -155,13 +184,14 @@ pub fn targets(report: &BackendReport) -> Vec<Target> {
                 ),
                 format!(
                     "{ratio:.1}x ({:.1} ms vs {:.1} ms)",
-                    storm.p99_ms, idle.p99_ms
+                    probe.p99_ms, idle.p99_ms
                 ),
                 "< 2x",
                 ratio < 2.0,
             );
         }
     }
+
     for (id, label) in [
         ("root", "tenant route `/`, many vs 10 tenants"),
         ("login_page", "login page, many vs 10 tenants"),
@@ -179,6 +209,7 @@ pub fn targets(report: &BackendReport) -> Vec<Target> {
             );
         }
     }
+
     if let Some(invite) = report.invites.iter().find(|invite| !invite.quick_ack) {
         add(
             "response to inviting 5,000 employees",
@@ -196,6 +227,7 @@ pub fn targets(report: &BackendReport) -> Vec<Target> {
             invite.mails_per_second >= 100.0 && invite.mails_received >= invite.employees,
         );
     }
+
     targets
 }
 
@@ -215,6 +247,18 @@ pub fn markdown(report: &Report) -> String {
         machine.cpu_model,
         machine.memory_total_kib as f64 / 1024.0 / 1024.0
     );
+    if !report.server_env.is_empty() {
+        let variables: Vec<String> = report
+            .server_env
+            .iter()
+            .map(|(name, value)| format!("`{name}={value}`"))
+            .collect();
+        let _ = writeln!(
+            text,
+            "Server environment added: {}.\n",
+            variables.join(", ")
+        );
+    }
     for backend in &report.backends {
         let _ = writeln!(
             text,
@@ -245,11 +289,19 @@ pub fn markdown(report: &Report) -> String {
                 figure.load_average
             );
         }
-        if let Some(argon) = &backend.argon {
+        for run in &backend.argon_runs {
+            let argon = &run.result;
             let _ = writeln!(
                 text,
-                "\nRaw Argon2id (m={} KiB, t={}, p={}) on {} threads: {:.1} verifications/s.",
-                argon.memory_kib, argon.iterations, argon.lanes, argon.threads, argon.per_second
+                "\nRaw Argon2id (m={} KiB, t={}, p={}) on {} threads {}: {:.1} verifications/s \
+                 (load average {:.2}).",
+                argon.memory_kib,
+                argon.iterations,
+                argon.lanes,
+                argon.threads,
+                run.when,
+                argon.per_second,
+                run.load_average
             );
         }
         for invite in &backend.invites {

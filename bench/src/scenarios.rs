@@ -11,7 +11,7 @@ use crate::clients::{self, apex_host, login_form, tenant_host};
 use crate::database::{Backend, BenchDatabase};
 use crate::generate::{self, ADMIN_USERNAME, Dataset, Plan, employee_username};
 use crate::machine::load_average;
-use crate::report::{BackendReport, Figure, InviteFigure};
+use crate::report::{ArgonRun, BackendReport, Figure, InviteFigure};
 use crate::server::{self, Server};
 use crate::smtp_sink::SmtpSink;
 use crate::wrk::{Entry, Load, Wrk};
@@ -40,6 +40,8 @@ pub struct Options {
     pub resolution_tenants: usize,
     /// Sessions and app tokens to spread the authenticated runs over.
     pub sessions: usize,
+    /// Extra environment variables of the server, set after the tool's own.
+    pub server_env: Vec<(String, String)>,
     pub cores: usize,
 }
 
@@ -99,6 +101,7 @@ async fn start_server(
     let port = server::free_port()?;
     let mut env = db.server_env();
     env.extend(server::common_env(port, smtp_port));
+    env.extend(options.server_env.iter().cloned());
     let log = options.output_dir.join(format!("server-{name}.log"));
     Server::start(&options.binary, port, &env, log).await
 }
@@ -137,6 +140,9 @@ pub async fn run_backend(
     let main = main_runs(options, &db, wrk, password_hash).await;
     db.drop_database().await?;
     let mut report = main?;
+    if options.resolution_tenants == 0 {
+        return Ok(report);
+    }
     for (size, tenants) in [("few", FEW_TENANTS), ("many", options.resolution_tenants)] {
         eprintln!(
             "{}: tenant resolution with {tenants} tenants",
@@ -258,23 +264,16 @@ async fn main_runs(
         bench
             .measure("app_me", "(c) app API `me`, bearer token", &me, connections)
             .await?,
+    ];
+    // The raw Argon2 baseline runs right before and right after the login run, so work of other
+    // processes during one of them shows as a difference between the two.
+    let mut argon_runs = vec![measure_argon(options, password_hash, "before the login run").await?];
+    figures.push(
         bench
             .measure("login", "(d) login POST", &logins, connections)
             .await?,
-    ];
-
-    let load_before = load_average();
-    let argon_result = tokio::task::spawn_blocking({
-        let hash = password_hash.to_owned();
-        let threads = options.cores;
-        let duration = Duration::from_secs(options.seconds);
-        move || argon::measure(&hash, generate::PASSWORD, threads, duration)
-    })
-    .await??;
-    eprintln!(
-        "  raw Argon2: {:.1} verifications/s on {} threads (load average before {load_before:.2})",
-        argon_result.per_second, argon_result.threads
     );
+    argon_runs.push(measure_argon(options, password_hash, "after the login run").await?);
 
     let probe = &login_page[..1];
     figures.push(
@@ -305,8 +304,33 @@ async fn main_runs(
         generate_seconds: dataset.seconds,
         memory_idle,
         figures,
-        argon: Some(argon_result),
+        argon_runs,
         invites,
+    })
+}
+
+/// Measures raw Argon2 verifications on one thread per core.
+async fn measure_argon(
+    options: &Options,
+    password_hash: &str,
+    when: &str,
+) -> anyhow::Result<ArgonRun> {
+    let load_average = load_average();
+    let hash = password_hash.to_owned();
+    let threads = options.cores;
+    let duration = Duration::from_secs(options.seconds);
+    let result = tokio::task::spawn_blocking(move || {
+        argon::measure(&hash, generate::PASSWORD, threads, duration)
+    })
+    .await??;
+    eprintln!(
+        "  raw Argon2 {when}: {:.1} verifications/s on {} threads (load average before {load_average:.2})",
+        result.per_second, result.threads
+    );
+    Ok(ArgonRun {
+        when: when.to_owned(),
+        load_average,
+        result,
     })
 }
 
