@@ -1,12 +1,13 @@
 //! Password hashing with Argon2id (19 MiB, t=2, p=1), run off the async runtime with bounded
 //! concurrency, and the password policy: length, no username, not a common password.
 
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, LazyLock};
 
 use argon2::password_hash::{PasswordHash, PasswordHasher as _, PasswordVerifier, SaltString};
 use argon2::{Algorithm, Argon2, Params, Version};
 use secrecy::{ExposeSecret, SecretString};
-use tokio::sync::Semaphore;
+use tokio::sync::{AcquireError, Semaphore, SemaphorePermit};
 
 use crate::common_passwords;
 
@@ -44,6 +45,8 @@ static DUMMY_HASH: LazyLock<String> = LazyLock::new(|| {
 #[derive(Clone)]
 pub struct PasswordHasher {
     permits: Arc<Semaphore>,
+    /// Operations waiting for a permit. Tokio's semaphore serves waiters in order.
+    waiting: Arc<AtomicUsize>,
 }
 
 impl PasswordHasher {
@@ -52,7 +55,21 @@ impl PasswordHasher {
     pub fn new(concurrency: usize) -> Self {
         Self {
             permits: Arc::new(Semaphore::new(concurrency.max(1))),
+            waiting: Arc::new(AtomicUsize::new(0)),
         }
+    }
+
+    /// Returns how many hash operations wait for their turn right now.
+    pub fn waiting(&self) -> usize {
+        self.waiting.load(Ordering::SeqCst)
+    }
+
+    /// Waits for a permit, counted in [`Self::waiting`] meanwhile.
+    async fn permit(&self) -> Result<SemaphorePermit<'_>, AcquireError> {
+        self.waiting.fetch_add(1, Ordering::SeqCst);
+        let permit = self.permits.acquire().await;
+        self.waiting.fetch_sub(1, Ordering::SeqCst);
+        permit
     }
 
     /// Hashes a password into a PHC string. A password over [`MAX_PASSWORD_BYTES`] is an error and
@@ -65,7 +82,7 @@ impl PasswordHasher {
             );
         }
         let password = SecretString::from(password.expose_secret().to_owned());
-        let _permit = self.permits.acquire().await?;
+        let _permit = self.permit().await?;
         tokio::task::spawn_blocking(move || {
             let salt = SaltString::generate(&mut rand::rngs::OsRng);
             argon2()
@@ -93,7 +110,7 @@ impl PasswordHasher {
                 SecretString::from(password.expose_secret().to_owned()),
             )
         };
-        let Ok(_permit) = self.permits.acquire().await else {
+        let Ok(_permit) = self.permit().await else {
             return false;
         };
         let verified = tokio::task::spawn_blocking(move || {
