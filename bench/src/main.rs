@@ -70,6 +70,7 @@ struct AllArgs {
     /// Open connections of each throughput run.
     #[arg(long, default_value_t = 16)]
     connections: u32,
+    /// Tenants of the main data set, each with its employees and their logins.
     #[arg(long, default_value_t = 1_000)]
     tenants: usize,
     /// Employees per tenant, each with a portal login.
