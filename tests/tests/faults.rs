@@ -169,7 +169,7 @@ async fn switch_language(app: &TestApp, client: &reqwest::Client, slug: &str, co
     assert_eq!(status, StatusCode::SEE_OTHER, "language switch: {body}");
 }
 
-/// Repeats `GET url` until it answers 200, for at most `within`, and returns when it did.
+/// Repeats `GET url` until it returns 200, for at most `within`, and returns when it did.
 async fn wait_for_ok(client: &reqwest::Client, url: &str, within: Duration) -> Instant {
     let deadline = Instant::now() + within;
     loop {
@@ -327,7 +327,7 @@ async fn redis_outage_degrades_and_recovers() {
 
     redis.stop();
     let (status, body, took) = timed_get(&client, &readyz, &[]).await;
-    // The instance still serves, so it stays in the load balancer, and says what is missing.
+    // The instance still serves, so it stays in the load balancer, and names what is missing.
     assert_eq!(status, StatusCode::OK, "readyz with Redis down: {body}");
     assert!(took < FAST, "readyz took {took:?} with Redis down");
     let json: Value = serde_json::from_str(&body).expect("JSON body of /readyz");

@@ -127,7 +127,7 @@ const USERS: Access = Access::Right(Right::ManageUsers);
 const SETTINGS: Access = Access::Right(Right::ChangeSettings);
 const AUDIT: Access = Access::Right(Right::ViewAuditLog);
 
-/// The route table as the routers build it, API operations marked with `"api:"`.
+/// Returns the route table as the routers build it, API operations marked with `"api:"`.
 fn route_table() -> Vec<RouteEntry> {
     let mut entries = mep24web::pages::tenant_routes().into_parts().1;
     entries.extend(

@@ -1,8 +1,8 @@
 //! Three instances on one PostgreSQL database and one Redis, behind nginx with the wildcard-host
 //! configuration from `deploy/nginx/mep24web.conf`, all on loopback.
 //!
-//! A planner logs in through nginx; one instance stops under load while every request goes on
-//! succeeding with the same session; a tenant suspended through one instance is refused by the
+//! A planner logs in through nginx. One instance stops under load while every request with the
+//! same session goes on succeeding. A tenant suspended through one instance is rejected by the
 //! other two within one second.
 //!
 //! Runs on the PostgreSQL + Redis run of the suite and needs Debian's `nginx` and `openssl`,
@@ -147,7 +147,8 @@ fn start_nginx(nginx: &Path, openssl: &Path, https_port: u16, upstreams: &[u16])
     }
 }
 
-/// A client that reaches `host` at nginx's TLS port and accepts its self-signed certificate.
+/// Builds a client that reaches `host` at nginx's TLS port and accepts its self-signed
+/// certificate.
 fn client_via(nginx: &Nginx, host: &str) -> reqwest::Client {
     reqwest::Client::builder()
         .danger_accept_invalid_certs(true)

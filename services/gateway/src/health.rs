@@ -2,7 +2,7 @@
 //!
 //! `GET /healthz` returns 200 while the process serves requests and checks nothing else, so a
 //! liveness probe restarts only a process that hangs. `GET /readyz` checks the database and,
-//! when configured, Redis. Without the database an instance cannot serve, so it answers 503 and
+//! when configured, Redis. Without the database an instance cannot serve, so it returns 503 and
 //! a load balancer sends it no traffic. Without Redis every instance still serves (the login
 //! limits fall back to in-process counters, tenant changes to polling), and a shared Redis going
 //! down would otherwise take every instance out at once; so it answers 200 with status

@@ -13,7 +13,7 @@ use mep24web_tenancy::CustomerNumber;
 use mep24web_tenancy::resolver::{context_of, unscoped_find_by_customer_number};
 use serde::Deserialize;
 
-/// The routes of the apex host besides the app API: landing page, access-link finder and the
+/// Returns the routes of the apex host besides the app API: landing page, access-link finder and the
 /// language switch.
 pub fn apex_routes() -> RouteTable {
     RouteTable::new()

@@ -246,7 +246,7 @@ pub struct Grants {
 }
 
 impl Grants {
-    /// The rights of a member of the built-in Administrator group.
+    /// Returns the rights of a member of the built-in Administrator group.
     pub fn administrator() -> Self {
         Self {
             administrator: true,
@@ -395,7 +395,7 @@ required_rights!(
     ViewAuditLog => ViewAuditLog,
 );
 
-/// A signed-in planner who holds the right `R`, with the part of the organization it covers.
+/// Signed-in planner who has the right `R`, with the part of the organization it covers.
 /// A planner without it gets 403.
 pub struct Allowed<R: RequiredRight> {
     pub auth: Authenticated,

@@ -10,7 +10,7 @@ use axum::routing::MethodRouter;
 use crate::rights::Right;
 use crate::state::AppState;
 
-/// What a request must bring to reach a route.
+/// Access a request needs to reach a route.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Access {
     /// Anyone: login pages, links from mails, language switch.
@@ -47,7 +47,7 @@ impl RouteTable {
         Self::default()
     }
 
-    /// Adds a path with its handlers and, for each method the handlers answer, the access it
+    /// Adds a path with its handlers and, for each method the handlers serve, the access it
     /// requires.
     #[allow(clippy::disallowed_methods, reason = "the one place that adds routes")]
     pub fn route(
@@ -66,7 +66,7 @@ impl RouteTable {
         self
     }
 
-    /// Shorthand for a path that answers GET and POST with the same access.
+    /// Adds a path that serves GET and POST with the same access.
     pub fn get_post(self, path: &str, methods: MethodRouter<AppState>, access: Access) -> Self {
         self.route(
             path,
@@ -75,12 +75,12 @@ impl RouteTable {
         )
     }
 
-    /// Shorthand for a path that answers GET only.
+    /// Adds a path that serves GET only.
     pub fn get(self, path: &str, methods: MethodRouter<AppState>, access: Access) -> Self {
         self.route(path, methods, &[(Method::GET, access)])
     }
 
-    /// Shorthand for a path that answers POST only.
+    /// Adds a path that serves POST only.
     pub fn post(self, path: &str, methods: MethodRouter<AppState>, access: Access) -> Self {
         self.route(path, methods, &[(Method::POST, access)])
     }

@@ -381,11 +381,8 @@ async fn group_problem(
     allowed: &Allowed<need::ManageUsers>,
     key: &str,
 ) -> Result<Option<&'static str>> {
-    let exists = group_store::list(&state.db, allowed.auth.tenant.id)
-        .await?
-        .iter()
-        .any(|row| row.group.key == key);
-    if !exists {
+    let found = group_store::find_by_key(&state.db, allowed.auth.tenant.id, key).await?;
+    if found.is_none() {
         return Ok(Some("security.users.error_role_missing"));
     }
     let grants = groups::group_grants(state, &allowed.auth, key).await?;

@@ -1,9 +1,9 @@
 //! Konfiguration → Sicherheit → Benutzergruppen: the user groups and the rights they grant.
 //!
 //! Every handler takes `Allowed<need::ManageUsers>`. A user manager who is not an administrator
-//! may create, change and delete only groups whose rights they hold themselves (on at least the
-//! same part of the organization), so nobody can hand out more than they have. Administrator is
-//! fixed; Planer keeps its name but its rights can change.
+//! may create, change and delete only groups whose rights they have themselves (on at least the
+//! same part of the organization), so no one can grant more than they have. Administrator is
+//! fixed. Planer keeps its name, but its rights can change.
 
 use axum::Form;
 use axum::extract::rejection::{FormRejection, PathRejection};
@@ -259,7 +259,7 @@ pub(super) async fn delete(
     }
 }
 
-/// Validates the form and checks that the acting user holds every right it grants.
+/// Validates the form and checks that the acting user has every right it grants.
 fn checked_input(
     allowed: &Allowed<need::ManageUsers>,
     form: &GroupForm,

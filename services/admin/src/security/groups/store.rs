@@ -94,6 +94,19 @@ pub(crate) async fn find<C: ConnectionTrait>(
         .await
 }
 
+/// Finds one group of the tenant by the key that accounts store in `role`.
+pub(crate) async fn find_by_key<C: ConnectionTrait>(
+    conn: &C,
+    tenant_id: TenantId,
+    key: &str,
+) -> Result<Option<user_group::Model>, DbErr> {
+    Scoped::new(conn, tenant_id)
+        .find::<user_group::Entity>()
+        .filter(user_group::Column::Key.eq(key))
+        .one(conn)
+        .await
+}
+
 /// Creates a group with its rights and records `group_created`.
 pub(crate) async fn create(
     db: &Db,
@@ -137,7 +150,7 @@ pub(crate) async fn create(
 }
 
 /// Replaces the name and rights of a group and records `group_updated`. The members' next
-/// request already sees the new rights, because rights are read with every request.
+/// request already uses the new rights, because rights are read with every request.
 pub(crate) async fn update(
     db: &Db,
     tenant_id: TenantId,
