@@ -4,7 +4,9 @@
 //!
 //! The database is an SQLite file in a temporary folder. When `MEP24WEB_TEST_DATABASE_URL`
 //! names a PostgreSQL server, each `TestApp` gets its own database there instead, dropped when
-//! the `TestApp` is dropped.
+//! the `TestApp` is dropped. When `MEP24WEB_TEST_REDIS_URL` names a Redis server, each
+//! `TestApp` keeps its sessions, login attempt counters and tenant change announcements there,
+//! under a key prefix of its own whose keys are deleted when the `TestApp` is dropped.
 
 pub mod accounts;
 pub mod http;
@@ -12,6 +14,7 @@ pub mod mail;
 pub mod pg_cluster;
 pub mod postgres;
 pub mod redis_server;
+pub mod sessions;
 pub mod smtp;
 
 use std::collections::HashSet;
@@ -52,6 +55,8 @@ pub struct TestApp {
     smtp: smtp::SmtpServer,
     /// Indexes of the messages that `wait_for_mail` already returned.
     returned_mails: Mutex<HashSet<usize>>,
+    /// The Redis server and key prefix the application uses, if any.
+    redis: Option<sessions::RedisKeys>,
     // Declared after everything that uses them, so they are dropped last.
     database: Option<postgres::TestDatabase>,
     data_dir: tempfile::TempDir,
@@ -137,15 +142,16 @@ pub async fn spawn_app_on(
         log_format: "text".to_owned(),
         request_timeout_seconds: 30,
         shutdown_timeout_seconds: 10,
-        redis_url: None,
+        redis_url: sessions::redis_url_from_env().map(SecretString::from),
         redis_url_file: None,
-        redis_key_prefix: "mep24web".to_owned(),
+        redis_key_prefix: sessions::unique_prefix(),
         login_limit_per_ip: mep24web_platform::rate_limit::DEFAULT_PER_IP,
         login_limit_per_tenant: mep24web_platform::rate_limit::DEFAULT_PER_TENANT,
         login_limit_window_seconds: mep24web_platform::rate_limit::DEFAULT_WINDOW_SECONDS,
         login_limit_max_tracked: mep24web_platform::rate_limit::DEFAULT_MAX_TRACKED,
     };
     configure(&mut settings);
+    let redis = sessions::RedisKeys::of(&settings);
 
     let application = Application::build(settings, false)
         .await
@@ -175,6 +181,7 @@ pub async fn spawn_app_on(
         server: Some(server),
         smtp,
         returned_mails: Mutex::new(HashSet::new()),
+        redis,
         database,
         data_dir,
     }
@@ -358,6 +365,9 @@ impl Drop for TestApp {
         let _ = self.shutdown.send(true);
         if let Some(server) = self.server.take() {
             server.abort();
+        }
+        if let Some(redis) = &self.redis {
+            redis.delete_all();
         }
     }
 }

@@ -1,6 +1,6 @@
 //! A Redis server owned by one test, so the test can stop it and start it again: the
-//! `redis-server` binary on a free port of 127.0.0.1, without persistence. The server is killed
-//! when the value is dropped.
+//! `redis-server` binary on a free port of 127.0.0.1, without persistence or with an append-only
+//! file in a temporary folder. The server is killed when the value is dropped.
 
 use std::process::{Child, Command, Stdio};
 use std::time::Duration;
@@ -16,6 +16,8 @@ const START_TIMEOUT: Duration = Duration::from_secs(10);
 pub struct RedisServer {
     port: u16,
     process: Option<Child>,
+    /// The folder of the append-only file, when the server keeps its data across restarts.
+    data_dir: Option<tempfile::TempDir>,
 }
 
 impl RedisServer {
@@ -24,6 +26,19 @@ impl RedisServer {
         let mut server = Self {
             port: crate::pg_cluster::free_port()?,
             process: None,
+            data_dir: None,
+        };
+        server.restart().await?;
+        Ok(server)
+    }
+
+    /// Starts a server like [`RedisServer::start`] that writes every change to an append-only
+    /// file before it replies, as production should run it, so its data survives a crash.
+    pub async fn start_persistent() -> anyhow::Result<Self> {
+        let mut server = Self {
+            port: crate::pg_cluster::free_port()?,
+            process: None,
+            data_dir: Some(tempfile::tempdir().context("cannot create a folder for Redis")?),
         };
         server.restart().await?;
         Ok(server)
@@ -45,8 +60,15 @@ impl RedisServer {
     /// Starts the server on its port (again) and waits until it replies to `PING`.
     pub async fn restart(&mut self) -> anyhow::Result<()> {
         self.stop();
-        let process = Command::new("redis-server")
-            .args(["--bind", "127.0.0.1", "--save", "", "--appendonly", "no"])
+        let mut command = Command::new("redis-server");
+        command.args(["--bind", "127.0.0.1", "--save", ""]);
+        match &self.data_dir {
+            Some(folder) => command
+                .args(["--appendonly", "yes", "--appendfsync", "always", "--dir"])
+                .arg(folder.path()),
+            None => command.args(["--appendonly", "no"]),
+        };
+        let process = command
             .arg("--port")
             .arg(self.port.to_string())
             .stdout(Stdio::null())

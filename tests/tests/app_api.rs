@@ -2,14 +2,14 @@
 //! one tenant and account, revocation, JSON errors and the OpenAPI document.
 
 use chrono::{Duration, NaiveDate, Utc};
-use mep24web_entities::{account, employee, org_unit, session, tenant_settings};
+use mep24web_entities::{account, employee, org_unit, tenant_settings};
 use mep24web_platform::i18n::{self, Locale};
-use mep24web_platform::sessions::{self, SessionKind};
+use mep24web_platform::sessions::{SessionId, SessionKind};
 use mep24web_platform::tokens;
 use mep24web_tests::{TestApp, TestTenant, location, spawn_app};
 use reqwest::StatusCode;
 use sea_orm::sea_query::Expr;
-use sea_orm::{ActiveModelTrait, ColumnTrait, EntityTrait, PaginatorTrait, QueryFilter, Set};
+use sea_orm::{ActiveModelTrait, ColumnTrait, EntityTrait, QueryFilter, Set};
 use secrecy::SecretString;
 use serde_json::{Value, json};
 
@@ -151,13 +151,9 @@ fn error_body(code: &str) -> Value {
     })
 }
 
-async fn app_sessions(app: &TestApp, account_id: i64) -> u64 {
-    session::Entity::find()
-        .filter(session::Column::AccountId.eq(account_id))
-        .filter(session::Column::Kind.eq("app"))
-        .count(app.db())
+async fn app_sessions(app: &TestApp, account_id: i64) -> usize {
+    app.session_count_of_kind(account_id, SessionKind::App)
         .await
-        .unwrap()
 }
 
 /// Returns today in Europe/Berlin, the time zone every test tenant gets.
@@ -195,16 +191,13 @@ async fn login_employee_returns_bound_token() {
     assert_eq!(body["customer_number"], tenant.customer_number);
     assert_eq!(body["must_change_password"], false);
 
-    let stored = session::Entity::find()
-        .filter(session::Column::AccountId.eq(login.id))
-        .one(app.db())
-        .await
-        .unwrap()
-        .unwrap();
-    assert_eq!(stored.kind, "app");
-    assert_eq!(stored.tenant_id, tenant.id.get());
-    assert_eq!(stored.token_hash, tokens::hash(token));
-    assert_ne!(stored.token_hash, token);
+    let stored = app.sessions_of(login.id).await;
+    assert_eq!(stored.len(), 1);
+    let stored = &stored[0];
+    assert_eq!(stored.kind, SessionKind::App);
+    assert_eq!(stored.tenant_id, tenant.id);
+    assert_eq!(stored.id.as_str(), tokens::hash(token));
+    assert_ne!(stored.id.as_str(), token);
     let expires_at =
         chrono::DateTime::parse_from_rfc3339(body["expires_at"].as_str().unwrap()).unwrap();
     assert_eq!(expires_at.timestamp(), stored.expires_at.timestamp());
@@ -438,9 +431,7 @@ async fn web_session_token_is_rejected_as_bearer() {
     let app = spawn_app().await;
     let tenant = app.create_tenant("acme", "Acme Apotheke").await;
     let login = insert_employee_login(&app, &tenant, "1001", "anna.schmidt").await;
-    let web_token = sessions::create(app.db(), tenant.id, login.id, SessionKind::Web)
-        .await
-        .unwrap();
+    let web_token = app.new_session(tenant.id, login.id, SessionKind::Web).await;
 
     let (status, body) = me(&app, &web_token).await;
 
@@ -542,15 +533,12 @@ async fn expired_token_is_rejected() {
     let tenant = app.create_tenant("acme", "Acme Apotheke").await;
     let login = insert_employee_login(&app, &tenant, "1001", "anna.schmidt").await;
     let token = token_for(&app, &tenant, "anna.schmidt").await;
-    session::Entity::update_many()
-        .col_expr(
-            session::Column::ExpiresAt,
-            Expr::value(Utc::now() - Duration::minutes(1)),
-        )
-        .filter(session::Column::TokenHash.eq(tokens::hash(&token)))
-        .exec(app.db())
-        .await
-        .unwrap();
+    let id = SessionId::of_token(&token);
+    app.set_session_expiry(
+        |session| session.id == id,
+        Utc::now() - Duration::minutes(1),
+    )
+    .await;
 
     let (status, body) = me(&app, &token).await;
 

@@ -17,10 +17,11 @@ use std::time::{Duration, Instant};
 use chrono::{NaiveDate, Utc};
 use mep24web::Settings;
 use mep24web_entities::{
-    account, employee, invitation, org_unit, outbox, password_token, session, tenant_settings,
+    account, employee, invitation, org_unit, outbox, password_token, tenant_settings,
 };
 use mep24web_platform::i18n::{self, Locale};
 use mep24web_platform::mail::OutgoingMail;
+use mep24web_platform::sessions::SessionId;
 use mep24web_platform::tokens;
 use mep24web_tests::{
     TestApp, TestTenant, get_text, location, post_form, raw_request, spawn_app_with,
@@ -28,9 +29,7 @@ use mep24web_tests::{
 use reqwest::StatusCode;
 use reqwest::header::{CONTENT_TYPE, COOKIE, REFERER, SET_COOKIE};
 use sea_orm::sea_query::Expr;
-use sea_orm::{
-    ActiveModelTrait, ColumnTrait, ConnectionTrait, EntityTrait, PaginatorTrait, QueryFilter, Set,
-};
+use sea_orm::{ActiveModelTrait, ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, Set};
 use secrecy::SecretString;
 use tokio::io::{AsyncBufReadExt, AsyncWriteExt, BufReader};
 use tokio::net::TcpListener;
@@ -1117,12 +1116,13 @@ async fn same_username_in_two_tenants_stays_apart() {
         .unwrap();
     assert_eq!(response.status(), StatusCode::SEE_OTHER);
     assert_ne!(session_token(&response), Some(beta_token.clone()));
-    let beta_sessions = session::Entity::find()
-        .filter(session::Column::TenantId.eq(beta.id.get()))
-        .filter(session::Column::TokenHash.eq(tokens::hash(&beta_token)))
-        .count(app.db())
+    let beta_id = SessionId::of_token(&beta_token);
+    let beta_sessions = app
+        .stored_sessions()
         .await
-        .unwrap();
+        .into_iter()
+        .filter(|session| session.tenant_id == beta.id && session.id == beta_id)
+        .count();
     assert_eq!(beta_sessions, 1);
 }
 

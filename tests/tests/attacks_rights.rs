@@ -7,7 +7,7 @@ use chrono::{NaiveDate, Utc};
 use mep24web_entities::{account, employee, org_unit};
 use mep24web_platform::rights::Right;
 use mep24web_platform::routes::Access;
-use mep24web_platform::sessions::{self, SessionKind};
+use mep24web_platform::sessions::SessionKind;
 use mep24web_tests::accounts::{self, create_group, planner_in_group};
 use mep24web_tests::{TestApp, TestTenant, get_text, post_form, spawn_app};
 use reqwest::{Method, StatusCode};
@@ -778,9 +778,7 @@ async fn cookie_with_rights(
     }
     let username = format!("planer.{label}");
     let account = accounts::insert_planner(app, tenant, &username, &group.key).await;
-    let token = sessions::create(app.db(), tenant.id, account, SessionKind::Web)
-        .await
-        .unwrap();
+    let token = app.new_session(tenant.id, account, SessionKind::Web).await;
     format!("mep24web_session={token}")
 }
 

@@ -1,13 +1,13 @@
 //! Dependency faults: a PostgreSQL server of the test's own stopped and restarted under load, an
-//! exhausted connection pool, and a Redis server killed and restarted. During each fault the
-//! service responds quickly with 503 (a German or English page, or JSON) and `/readyz` names
-//! what failed. Afterwards it recovers without a restart.
+//! exhausted connection pool, and a Redis server (which holds the sessions) killed and
+//! restarted. During each fault the service responds quickly with 503 (a German or English page,
+//! or JSON) and `/readyz` names what failed. Afterwards it recovers without a restart.
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
 
-use mep24web_tests::accounts::sign_in_admin;
+use mep24web_tests::accounts::{PASSWORD, sign_in_admin};
 use mep24web_tests::pg_cluster::PgCluster;
 use mep24web_tests::redis_server::RedisServer;
 use mep24web_tests::{TestApp, client, post_form, spawn_app_on, spawn_app_with};
@@ -335,13 +335,32 @@ async fn redis_outage_degrades_and_recovers() {
     assert_eq!(json["failed"], serde_json::json!(["redis"]));
     assert_eq!(json["checks"]["database"], "ok");
 
-    // The documented degradation: logins go on, and the attempt limits count in this process.
+    // The documented degradation: sessions live in Redis, so signing in answers 503 at once
+    // and keeps nothing (the setup link still works afterwards). A wrong password is still
+    // rejected, and the attempt limits count in this process.
     let started = Instant::now();
-    sign_in_admin(&tenant, &client).await;
+    let response = post_form(
+        &client,
+        &tenant.setup_link,
+        &[("password", PASSWORD), ("password_repeat", PASSWORD)],
+    )
+    .await;
+    assert_eq!(
+        response.status(),
+        StatusCode::SERVICE_UNAVAILABLE,
+        "setting a password with Redis down"
+    );
     assert!(
         started.elapsed() < FAST,
         "a login with Redis down took {:?}",
         started.elapsed()
+    );
+    assert!(
+        response
+            .text()
+            .await
+            .expect("reading the body")
+            .contains(GERMAN_UNAVAILABLE)
     );
     let response = post_form(
         &client,
@@ -355,12 +374,39 @@ async fn redis_outage_degrades_and_recovers() {
         "a failed login with Redis down"
     );
     assert_eq!(app.state().login_limiter.redis_down(), Some(true));
+    assert_eq!(app.state().sessions.redis_down(), Some(true));
 
     redis
         .restart()
         .await
         .unwrap_or_else(|error| panic!("{error:#}"));
     wait_for_ok(&client, &readyz, Duration::from_secs(5)).await;
+
+    // Signing in works again once the session store's retry pause of one second is over.
+    let deadline = Instant::now() + Duration::from_secs(5);
+    loop {
+        let response = post_form(
+            &client,
+            &tenant.setup_link,
+            &[("password", PASSWORD), ("password_repeat", PASSWORD)],
+        )
+        .await;
+        if response.status() == StatusCode::SEE_OTHER {
+            break;
+        }
+        assert_eq!(response.status(), StatusCode::SERVICE_UNAVAILABLE);
+        assert!(
+            Instant::now() < deadline,
+            "no login within 5 s after Redis came back"
+        );
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+    let (status, body, _) = timed_get(&client, &app.tenant_url("acme", "/admin"), &[]).await;
+    assert_eq!(
+        status,
+        StatusCode::OK,
+        "start page after the outage: {body}"
+    );
 
     // The limiter tries Redis again once its retry pause is over, and then counts there again.
     let limiter = &app.state().login_limiter;

@@ -5,7 +5,7 @@ use std::path::PathBuf;
 
 use chrono::{NaiveDate, Utc};
 use mep24web_entities::{account, employee, org_unit};
-use mep24web_platform::sessions::{self, SessionKind};
+use mep24web_platform::sessions::SessionKind;
 use mep24web_platform::tokens;
 use mep24web_tests::{TestApp, TestTenant, get_text, location, post_form, spawn_app};
 use reqwest::StatusCode;
@@ -959,9 +959,9 @@ async fn import_page_forbidden_without_edit_right() {
     .insert(app.db())
     .await
     .unwrap_or_else(|error| panic!("inserting planner failed: {error}"));
-    let token = sessions::create(app.db(), tenant.id, planner.id, SessionKind::Web)
-        .await
-        .unwrap_or_else(|error| panic!("creating session failed: {error}"));
+    let token = app
+        .new_session(tenant.id, planner.id, SessionKind::Web)
+        .await;
 
     let response = app
         .client()

@@ -5,13 +5,11 @@
 //! `/login` with the logins created on tab "Benutzer".
 
 use chrono::{Duration, NaiveDate, Utc};
-use mep24web_entities::{account, employee, org_unit, session};
+use mep24web_entities::{account, employee, org_unit};
 use mep24web_tests::{TestApp, TestTenant, get_text, location, post_form, spawn_app};
 use reqwest::StatusCode;
 use reqwest::header::{COOKIE, SET_COOKIE};
-use sea_orm::{
-    ActiveModelTrait, ColumnTrait, EntityTrait, PaginatorTrait, QueryFilter, QueryOrder, Set,
-};
+use sea_orm::{ActiveModelTrait, ColumnTrait, EntityTrait, QueryFilter, QueryOrder, Set};
 use secrecy::SecretString;
 
 const ADMIN_PASSWORD: &str = "Stammdaten-Pflege-2026";
@@ -289,12 +287,8 @@ async fn login_of(app: &TestApp, employee_id: i64) -> Option<account::Model> {
         .unwrap()
 }
 
-async fn session_count(app: &TestApp, account_id: i64) -> u64 {
-    session::Entity::find()
-        .filter(session::Column::AccountId.eq(account_id))
-        .count(app.db())
-        .await
-        .unwrap()
+async fn session_count(app: &TestApp, account_id: i64) -> usize {
+    app.session_count(account_id).await
 }
 
 async fn units_of(app: &TestApp, tenant: &TestTenant) -> Vec<org_unit::Model> {

@@ -9,9 +9,7 @@
 use std::time::Duration as StdDuration;
 
 use chrono::{Duration, NaiveDate, Utc};
-use mep24web_entities::{
-    account, employee, org_unit, outbox, password_token, session, tenant_settings,
-};
+use mep24web_entities::{account, employee, org_unit, outbox, password_token, tenant_settings};
 use mep24web_platform::tokens;
 use mep24web_tests::{ReceivedMail, TestApp, TestTenant, get_text, location, post_form, spawn_app};
 use reqwest::StatusCode;
@@ -729,11 +727,7 @@ async fn reset_ends_sessions_and_clears_lockout() {
         .as_str()
         .unwrap()
         .to_owned();
-    let sessions_before = session::Entity::find()
-        .filter(session::Column::AccountId.eq(anna.id))
-        .count(app.db())
-        .await
-        .unwrap();
+    let sessions_before = app.session_count(anna.id).await;
     assert_eq!(sessions_before, 2);
     update_account(
         &app,
@@ -765,11 +759,7 @@ async fn reset_ends_sessions_and_clears_lockout() {
     assert_eq!(stored.failed_attempts, 0);
     assert_eq!(stored.locked_until, None);
     assert!(!stored.must_change_password);
-    let sessions_after = session::Entity::find()
-        .filter(session::Column::AccountId.eq(anna.id))
-        .count(app.db())
-        .await
-        .unwrap();
+    let sessions_after = app.session_count(anna.id).await;
     assert_eq!(sessions_after, 0);
     let portal = browser
         .get(app.tenant_url("acme", "/portal"))

@@ -6,9 +6,7 @@
 //! because the planner screens that create them are tested elsewhere.
 
 use chrono::{DateTime, Duration, NaiveDate, Utc};
-use mep24web_entities::{
-    account, employee, invitation, org_unit, password_token, session, tenant_settings,
-};
+use mep24web_entities::{account, employee, invitation, org_unit, password_token, tenant_settings};
 use mep24web_platform::tokens;
 use mep24web_tests::{TestApp, TestTenant, get_text, location, post_form, spawn_app};
 use reqwest::StatusCode;
@@ -256,12 +254,8 @@ async fn employee_logins(app: &TestApp, employee_id: i64) -> Vec<account::Model>
         .unwrap()
 }
 
-async fn session_count(app: &TestApp, account_id: i64) -> u64 {
-    session::Entity::find()
-        .filter(session::Column::AccountId.eq(account_id))
-        .count(app.db())
-        .await
-        .unwrap()
+async fn session_count(app: &TestApp, account_id: i64) -> usize {
+    app.session_count(account_id).await
 }
 
 fn setup_token(tenant: &TestTenant) -> String {
@@ -950,9 +944,14 @@ async fn revoke_all_for_account_ends_running_session() {
     let client = app.client();
     log_in(&client, &tenant, "anna.schmidt", EMPLOYEE_PASSWORD).await;
 
-    let revoked = mep24web_platform::sessions::revoke_all_for_account(app.db(), tenant.id, anna.id)
-        .await
-        .unwrap();
+    let revoked = mep24web_platform::sessions::revoke_all_for_account(
+        &app.state().sessions,
+        app.db(),
+        tenant.id,
+        anna.id,
+    )
+    .await
+    .unwrap();
     assert_eq!(revoked, 1);
 
     let response = client.get(url(&tenant, "/portal")).send().await.unwrap();

@@ -11,16 +11,16 @@
 use chrono::Utc;
 use mep24web_entities::{
     account, account_totp, employee, invitation, org_unit, outbox, password_token, recovery_code,
-    session, tenant_settings, user_group, user_group_right,
+    tenant_settings, user_group, user_group_right,
 };
 use mep24web_platform::rights::Right;
 use mep24web_platform::routes::{Access, RouteEntry};
-use mep24web_platform::sessions::{self, SessionKind};
+use mep24web_platform::sessions::SessionKind;
 use mep24web_tests::accounts::{group_without_rights, insert_planner};
 use mep24web_tests::{TestApp, TestTenant, location, spawn_app};
 use reqwest::header::{AUTHORIZATION, COOKIE};
 use reqwest::{Method, StatusCode};
-use sea_orm::{ActiveModelTrait, ColumnTrait, EntityTrait, QueryFilter, QueryOrder, Set};
+use sea_orm::{ActiveModelTrait, ColumnTrait, EntityTrait, QueryFilter, Set};
 
 /// Every route of a tenant host with its access; `"api:"` marks app API operations, relative to
 /// `/api/app/v1` on the apex host.
@@ -261,9 +261,9 @@ async fn side(app: &TestApp, slug: &str) -> Side {
         admin_cookie: web_cookie(app, id, admin).await,
         no_rights_cookie: web_cookie(app, id, planner).await,
         employee_cookie: web_cookie(app, id, login).await,
-        employee_token: sessions::create(app.db(), tenant_id(id), login, SessionKind::App)
-            .await
-            .unwrap(),
+        employee_token: app
+            .new_session(tenant_id(id), login, SessionKind::App)
+            .await,
         tenant,
         branch,
         employee,
@@ -274,9 +274,9 @@ async fn side(app: &TestApp, slug: &str) -> Side {
 }
 
 async fn web_cookie(app: &TestApp, tenant: i64, account: i64) -> String {
-    let token = sessions::create(app.db(), tenant_id(tenant), account, SessionKind::Web)
-        .await
-        .unwrap();
+    let token = app
+        .new_session(tenant_id(tenant), account, SessionKind::Web)
+        .await;
     format!("mep24web_session={token}")
 }
 
@@ -344,15 +344,19 @@ async fn rows(app: &TestApp, tenant: &TestTenant) -> String {
             )
         };
     }
-    let sessions: Vec<(i64, i64, String)> = session::Entity::find()
-        .filter(session::Column::TenantId.eq(id))
-        .order_by_asc(session::Column::Id)
-        .all(db)
+    let mut sessions: Vec<(String, i64, &str)> = app
+        .state()
+        .sessions
+        .list(db, Some(tenant.id))
         .await
         .unwrap()
         .into_iter()
-        .map(|row| (row.id, row.account_id, row.kind))
+        .map(|session| {
+            let id = session.id.as_str().to_owned();
+            (id, session.account_id, session.kind.as_str())
+        })
         .collect();
+    sessions.sort();
     format!(
         "{:?}\n{:?}\n{:?}\n{:?}\n{:?}\n{:?}\n{:?}\n{:?}\n{:?}\n{:?}\n{:?}\n{:?}",
         all!(org_unit),

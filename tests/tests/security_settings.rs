@@ -3,7 +3,7 @@
 //! effect on the lockout, and isolation between tenants.
 
 use chrono::{Duration, Utc};
-use mep24web_entities::{account, employee, org_unit, session, tenant_settings};
+use mep24web_entities::{account, employee, org_unit, tenant_settings};
 use mep24web_platform::TenantId;
 use mep24web_tests::{TestApp, TestTenant, get_text, location, post_form, spawn_app};
 use reqwest::StatusCode;
@@ -153,12 +153,8 @@ async fn account_named(app: &TestApp, tenant_id: TenantId, username: &str) -> ac
         .unwrap_or_else(|| panic!("no login {username}"))
 }
 
-async fn session_count(app: &TestApp, account_id: i64) -> u64 {
-    session::Entity::find()
-        .filter(session::Column::AccountId.eq(account_id))
-        .count(app.db())
-        .await
-        .unwrap()
+async fn session_count(app: &TestApp, account_id: i64) -> usize {
+    app.session_count(account_id).await
 }
 
 async fn active_administrators(app: &TestApp, tenant_id: TenantId) -> u64 {

@@ -9,15 +9,16 @@
 
 use chrono::{Duration, Utc};
 use mep24web_entities::{
-    account, account_totp, employee, org_unit, recovery_code, session, tenant_settings,
+    account, account_totp, employee, org_unit, recovery_code, tenant_settings,
 };
 use mep24web_platform::i18n::{self, Locale};
+use mep24web_platform::sessions::{SessionId, SessionKind};
 use mep24web_platform::totp::code::{code_at_step, decode_secret, hotp, step_of};
 use mep24web_tests::{TestApp, TestTenant, get_text, location, post_form, spawn_app};
 use reqwest::StatusCode;
 use reqwest::header::{CACHE_CONTROL, COOKIE, SET_COOKIE};
 use sea_orm::sea_query::Expr;
-use sea_orm::{ActiveModelTrait, ColumnTrait, EntityTrait, PaginatorTrait, QueryFilter, Set};
+use sea_orm::{ActiveModelTrait, ColumnTrait, EntityTrait, QueryFilter, Set};
 use secrecy::SecretString;
 use serde_json::{Value, json};
 
@@ -159,13 +160,9 @@ async fn recovery_rows(app: &TestApp, account_id: i64) -> Vec<recovery_code::Mod
         .unwrap()
 }
 
-async fn sessions_of_kind(app: &TestApp, account_id: i64, kind: &str) -> u64 {
-    session::Entity::find()
-        .filter(session::Column::AccountId.eq(account_id))
-        .filter(session::Column::Kind.eq(kind))
-        .count(app.db())
-        .await
-        .unwrap()
+async fn sessions_of_kind(app: &TestApp, account_id: i64, kind: &str) -> usize {
+    let kind = SessionKind::parse(kind).unwrap_or_else(|| panic!("no session kind {kind}"));
+    app.session_count_of_kind(account_id, kind).await
 }
 
 async fn set_tenant_requires_totp(app: &TestApp, tenant: &TestTenant) {
@@ -655,13 +652,11 @@ async fn login_code_step_renews_session_id() {
     let planner = insert_planner(&app, &tenant, "planer.anna").await;
     let client = signed_in(&app, &tenant, "planer.anna").await;
     let enrollment = enroll(&app, &tenant, &client, planner.id).await;
-    let old_sessions: Vec<i64> = session::Entity::find()
-        .filter(session::Column::AccountId.eq(planner.id))
-        .all(app.db())
+    let old_sessions: Vec<SessionId> = app
+        .sessions_of(planner.id)
         .await
-        .unwrap()
         .into_iter()
-        .map(|row| row.id)
+        .map(|session| session.id)
         .collect();
     assert_eq!(old_sessions.len(), 1);
 
@@ -671,13 +666,9 @@ async fn login_code_step_renews_session_id() {
     let code = fresh_code(&app, planner.id, &enrollment.secret).await;
     let response = code_step(&client, &tenant, &code).await;
     assert_eq!(location(&response), "/admin");
-    let rows = session::Entity::find()
-        .filter(session::Column::AccountId.eq(planner.id))
-        .all(app.db())
-        .await
-        .unwrap();
+    let rows = app.sessions_of(planner.id).await;
     assert_eq!(rows.len(), 1);
-    assert_eq!(rows[0].kind, "web");
+    assert_eq!(rows[0].kind, SessionKind::Web);
     assert!(!old_sessions.contains(&rows[0].id));
 }
 
@@ -828,16 +819,11 @@ async fn code_step_expired_pending_state_returns_to_login() {
     let client = app.client();
     password_step(&client, &tenant, "planer.anna").await;
     let last_step_before = totp_row(&app, planner.id).await.totp_last_step;
-    session::Entity::update_many()
-        .col_expr(
-            session::Column::ExpiresAt,
-            Expr::value(Utc::now() - Duration::seconds(1)),
-        )
-        .filter(session::Column::AccountId.eq(planner.id))
-        .filter(session::Column::Kind.eq("mfa"))
-        .exec(app.db())
-        .await
-        .unwrap();
+    app.set_session_expiry(
+        |session| session.account_id == planner.id && session.kind == SessionKind::SecondFactor,
+        Utc::now() - Duration::seconds(1),
+    )
+    .await;
 
     let code = fresh_code(&app, planner.id, &enrollment.secret).await;
     let response = code_step(&client, &tenant, &code).await;
@@ -1119,14 +1105,7 @@ async fn admin_reset_turns_off_totp_and_ends_sessions() {
     assert_eq!(row.totp_secret, None);
     assert_eq!(row.totp_enabled_at, None);
     assert_eq!(recovery_rows(&app, planner.id).await.len(), 0);
-    assert_eq!(
-        session::Entity::find()
-            .filter(session::Column::AccountId.eq(planner.id))
-            .count(app.db())
-            .await
-            .unwrap(),
-        0
-    );
+    assert_eq!(app.session_count(planner.id).await, 0);
     let (_, list) = get_text(
         &admin_client,
         &url(
@@ -1406,11 +1385,11 @@ async fn other_tenant_pending_cookie_is_rejected() {
         last_step_before
     );
     assert_eq!(reload_account(&app, planner_b.id).await.failed_attempts, 0);
-    let web_sessions_a = session::Entity::find()
-        .filter(session::Column::TenantId.eq(tenant_a.id.get()))
-        .count(app.db())
-        .await
-        .unwrap();
+    let all_sessions = app.stored_sessions().await;
+    let web_sessions_a = all_sessions
+        .iter()
+        .filter(|session| session.tenant_id == tenant_a.id)
+        .count();
     assert_eq!(web_sessions_a, 0);
 
     // On its own tenant the same cookie still works.

@@ -1,7 +1,7 @@
 //! The bearer-token extractor of the app API.
 //!
 //! App requests arrive on the apex host, so the host names no tenant. The token does: its
-//! session row is found by hash across tenants, and is then checked again through
+//! session is found by hash across tenants, and is then checked again through
 //! [`sessions::authenticate`] for that tenant. That check ends the token as soon as the account
 //! is deactivated, the employee has departed or the tenant is suspended. Only the
 //! `Authorization` header is read, never the session cookie, and only sessions of kind `app`
@@ -10,11 +10,13 @@
 use axum::extract::{FromRef, FromRequestParts};
 use axum::http::request::Parts;
 use axum::http::{HeaderMap, header};
-use mep24web_entities::{session, tenant};
-use mep24web_platform::sessions::{self, Authenticated, SessionKind};
+use mep24web_entities::tenant;
+use mep24web_platform::sessions::{
+    self, Authenticated, SessionId, SessionKind, SessionStore, StoredSession,
+};
 use mep24web_platform::{AppState, tokens};
 use mep24web_tenancy::resolver::context_of;
-use sea_orm::{ColumnTrait, ConnectionTrait, DbErr, EntityTrait, QueryFilter};
+use sea_orm::{ConnectionTrait, DbErr, EntityTrait};
 
 use crate::error::ApiError;
 
@@ -38,14 +40,16 @@ where
         if !tokens::looks_valid(token) {
             return Err(ApiError::TokenInvalid);
         }
-        let Some(row) = unscoped_find_app_session(&app.db, token).await? else {
+        let Some(row) = unscoped_find_app_session(&app.sessions, &app.db, token).await? else {
             return Err(ApiError::TokenInvalid);
         };
-        let Some(tenant) = unscoped_find_tenant(&app.db, row.tenant_id).await? else {
+        let Some(tenant) = unscoped_find_tenant(&app.db, row.tenant_id.get()).await? else {
             return Err(ApiError::TokenInvalid);
         };
         let tenant = context_of(&tenant, &app.urls);
-        match sessions::authenticate(&app.db, &tenant, token, SessionKind::App).await? {
+        match sessions::authenticate(&app.sessions, &app.db, &tenant, token, SessionKind::App)
+            .await?
+        {
             Ok(signed_in) => Ok(Self {
                 signed_in,
                 token: token.to_owned(),
@@ -75,15 +79,13 @@ fn bearer_token(headers: &HeaderMap) -> Option<&str> {
 
 /// Finds an app session by its token hash, across all tenants. The caller must check it against
 /// the tenant it names before trusting it.
-async fn unscoped_find_app_session<C: ConnectionTrait>(
+pub(crate) async fn unscoped_find_app_session<C: ConnectionTrait>(
+    store: &SessionStore,
     conn: &C,
     token: &str,
-) -> Result<Option<session::Model>, DbErr> {
-    session::Entity::find()
-        .filter(session::Column::TokenHash.eq(tokens::hash(token)))
-        .filter(session::Column::Kind.eq(SessionKind::App.as_str()))
-        .one(conn)
-        .await
+) -> Result<Option<StoredSession>, DbErr> {
+    let session = store.find(conn, None, &SessionId::of_token(token)).await?;
+    Ok(session.filter(|session| session.kind == SessionKind::App))
 }
 
 /// Finds a tenant by its database id, across all tenants.

@@ -5,16 +5,15 @@ use axum::extract::State;
 use axum::http::{StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use chrono::SecondsFormat;
-use mep24web_entities::{employee, session};
+use mep24web_entities::employee;
 use mep24web_platform::audit;
 use mep24web_platform::client_ip::ClientIp;
 use mep24web_platform::db::Scoped;
 use mep24web_platform::rate_limit::Decision;
 use mep24web_platform::sessions::{self, SessionKind};
-use mep24web_platform::{AppState, TenantContext, TenantId, login, tokens};
+use mep24web_platform::{AppState, TenantId, login};
 use mep24web_tenancy::CustomerNumber;
 use mep24web_tenancy::resolver::{context_of, unscoped_find_by_customer_number};
-use sea_orm::{ColumnTrait, QueryFilter};
 use secrecy::SecretString;
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
@@ -162,8 +161,15 @@ async fn login_in_tenant(
         second_factor::check_login(&state, &tenant, &account, totp_code.as_deref(), client.0)
             .await?;
 
-    let token = sessions::create(&state.db, tenant.id, account.id, SessionKind::App).await?;
-    let expires_at = token_expiry(&state, &tenant, &token).await?;
+    let sessions::Issued { token, expires_at } = sessions::create(
+        &state.sessions,
+        &state.db,
+        tenant.id,
+        account.id,
+        SessionKind::App,
+    )
+    .await?;
+    let expires_at = expires_at.to_rfc3339_opts(SecondsFormat::Secs, true);
     audit::record_login_success(&state.db, &account, client.0, "app", Some(method)).await?;
     tracing::info!(
         tenant_id = %tenant.id,
@@ -223,7 +229,7 @@ pub async fn logout(
     token: AppToken,
 ) -> Result<StatusCode, ApiError> {
     let tenant_id = token.signed_in.tenant.id;
-    sessions::revoke(&state.db, tenant_id, &token.token).await?;
+    sessions::revoke(&state.sessions, &state.db, tenant_id, &token.token).await?;
     tracing::info!(
         tenant_id = %tenant_id,
         account_id = token.signed_in.account.id,
@@ -256,21 +262,6 @@ fn parse_customer_number(value: &Value) -> Result<Option<CustomerNumber>, ApiErr
         Value::String(text) => Ok(text.chars().take(40).collect::<String>().parse().ok()),
         _ => Err(ApiError::BadRequest),
     }
-}
-
-/// Reads the expiry of a token just issued, as RFC 3339 text.
-async fn token_expiry(
-    state: &AppState,
-    tenant: &TenantContext,
-    token: &str,
-) -> Result<String, ApiError> {
-    let row = Scoped::new(&state.db, tenant.id)
-        .find::<session::Entity>()
-        .filter(session::Column::TokenHash.eq(tokens::hash(token)))
-        .one(&state.db)
-        .await?
-        .ok_or_else(|| anyhow::anyhow!("app session vanished right after it was created"))?;
-    Ok(row.expires_at.to_rfc3339_opts(SecondsFormat::Secs, true))
 }
 
 #[cfg(test)]

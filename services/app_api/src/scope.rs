@@ -12,9 +12,7 @@ use axum::extract::{Request, State};
 use axum::http::header;
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
-use mep24web_entities::session;
 use mep24web_platform::{AppState, TenantId, db, tokens};
-use sea_orm::{ColumnTrait, EntityTrait, QueryFilter};
 
 use crate::error::ApiError;
 
@@ -52,11 +50,7 @@ async fn unscoped_token_tenant(
     token: &str,
 ) -> Result<Option<TenantId>, sea_orm::DbErr> {
     let txn = db::begin_unscoped(state.db.pool()).await?;
-    let row = session::Entity::find()
-        .filter(session::Column::TokenHash.eq(tokens::hash(token)))
-        .filter(session::Column::Kind.eq("app"))
-        .one(&txn)
-        .await?;
+    let session = crate::auth::unscoped_find_app_session(&state.sessions, &txn, token).await?;
     txn.commit().await?;
-    Ok(row.map(|row| TenantId::new(row.tenant_id)))
+    Ok(session.map(|session| session.tenant_id))
 }

@@ -13,6 +13,7 @@ use lettre::message::Mailbox;
 use mep24web_platform::mail::{MailSender, OutboxWorker, Transport};
 use mep24web_platform::passwords::PasswordHasher;
 use mep24web_platform::rate_limit::{LoginLimiter, RedisCounter};
+use mep24web_platform::sessions::SessionStore;
 use mep24web_platform::urls::PublicUrls;
 use mep24web_platform::{AppState, db};
 use mep24web_tenancy::TenantResolver;
@@ -123,6 +124,17 @@ pub fn login_limiter(settings: &Settings) -> anyhow::Result<LoginLimiter> {
     Ok(LoginLimiter::with_redis(limits, counter))
 }
 
+/// Builds the session store: Redis when `MEP24WEB_REDIS_URL` is set, else the database.
+pub fn session_store(settings: &Settings) -> anyhow::Result<SessionStore> {
+    let Some(url) = settings.redis_url()? else {
+        return Ok(SessionStore::Database);
+    };
+    let store = SessionStore::redis(&url, &settings.redis_key_prefix)
+        .map_err(|error| anyhow::anyhow!("MEP24WEB_REDIS_URL is invalid: {error}"))?;
+    tracing::info!("sessions and app tokens are kept in Redis");
+    Ok(store)
+}
+
 /// A built application, bound to its ports and ready to serve.
 pub struct Application {
     listener: TcpListener,
@@ -180,6 +192,7 @@ impl Application {
             hasher: PasswordHasher::new(concurrency),
             mail: mail.clone(),
             login_limiter: login_limiter(&settings)?,
+            sessions: session_store(&settings)?,
         };
         if demo {
             demo::provision_if_empty(&state).await?;

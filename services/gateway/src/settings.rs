@@ -192,8 +192,9 @@ pub struct Settings {
     )]
     pub shutdown_timeout_seconds: u64,
 
-    /// Redis URL, e.g. redis://127.0.0.1:6379, for login attempt counters shared by all
-    /// instances. When unset, each process counts on its own.
+    /// Redis URL, e.g. redis://127.0.0.1:6379, for sessions, app tokens and login attempt
+    /// counters shared by all instances. When unset, sessions are database rows and each process
+    /// counts on its own.
     #[arg(
         long,
         env = "MEP24WEB_REDIS_URL",

@@ -13,6 +13,7 @@ pub mod mail;
 pub mod metrics;
 pub mod passwords;
 pub mod rate_limit;
+pub mod redis_link;
 pub mod rights;
 pub mod routes;
 pub mod sessions;

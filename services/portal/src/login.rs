@@ -117,7 +117,14 @@ async fn submit(
 
     let previous = signin::session_token(&state, &headers);
     let txn = state.db.begin().await?;
-    let token = signin::start_session(&txn, tenant.id, account.id, previous.as_deref()).await?;
+    let token = signin::start_session(
+        &state.sessions,
+        &txn,
+        tenant.id,
+        account.id,
+        previous.as_deref(),
+    )
+    .await?;
     audit::record_login_success(&txn, &account, client.0, "web", Some("password")).await?;
     txn.commit().await?;
     tracing::info!(
@@ -141,7 +148,7 @@ async fn logout(
     headers: HeaderMap,
 ) -> Result<Response, Error> {
     if let Some(token) = signin::session_token(&state, &headers) {
-        sessions::revoke(&state.db, tenant.id, &token).await?;
+        sessions::revoke(&state.sessions, &state.db, tenant.id, &token).await?;
     }
     let mut response = Redirect::to("/login?notice=logged_out").into_response();
     response.headers_mut().append(

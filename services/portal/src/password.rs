@@ -6,14 +6,14 @@ use axum::http::StatusCode;
 use axum::response::{IntoResponse, Redirect, Response};
 use axum::routing::get;
 use chrono::Utc;
-use mep24web_entities::{account, session};
+use mep24web_entities::account;
 use mep24web_platform::audit::{self, AuditAction};
 use mep24web_platform::client_ip::ClientIp;
 use mep24web_platform::db::Scoped;
 use mep24web_platform::login;
 use mep24web_platform::passwords::check_new_password;
 use mep24web_platform::routes::{Access, RouteTable};
-use mep24web_platform::sessions::{Authenticated, SignedIn};
+use mep24web_platform::sessions::{self, Authenticated, SignedIn};
 use mep24web_platform::web::base_context;
 use mep24web_platform::{AppState, Error};
 use sea_orm::sea_query::Expr;
@@ -104,19 +104,15 @@ async fn submit(
         .filter(account::Column::Id.eq(account.id))
         .exec(&txn)
         .await?;
-    let ended = scope
-        .delete_many::<session::Entity>()
-        .filter(session::Column::AccountId.eq(account.id))
-        .filter(session::Column::Id.ne(signed_in.session_id))
-        .exec(&txn)
-        .await?;
+    let keep = &signed_in.session_id;
+    let ended = sessions::revoke_others(&state.sessions, &txn, tenant_id, account.id, keep).await?;
     audit::record_own(&txn, account, AuditAction::PasswordChanged, client.0).await?;
     txn.commit().await?;
 
     tracing::info!(
         tenant_id = %tenant_id,
         account_id = account.id,
-        other_sessions_ended = ended.rows_affected,
+        other_sessions_ended = ended,
         "password changed"
     );
     let target = if signed_in.is_planner() {

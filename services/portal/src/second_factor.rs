@@ -54,7 +54,14 @@ pub async fn begin_if_required(
     let https = state.urls.is_https();
     let previous = pending::token_from(headers, https);
     let txn = state.db.begin().await?;
-    let token = pending::create(&txn, tenant.id, account.id, previous.as_deref()).await?;
+    let token = pending::create(
+        &state.sessions,
+        &txn,
+        tenant.id,
+        account.id,
+        previous.as_deref(),
+    )
+    .await?;
     txn.commit().await?;
     tracing::info!(
         tenant_id = %tenant.id,
@@ -75,7 +82,7 @@ async fn show(
 ) -> Result<Response, Error> {
     let https = state.urls.is_https();
     let found = match pending::token_from(&headers, https) {
-        Some(token) => pending::find(&state.db, &tenant, &token).await?,
+        Some(token) => pending::find(&state.sessions, &state.db, &tenant, &token).await?,
         None => None,
     };
     if found.is_none() {
@@ -97,7 +104,8 @@ async fn submit(
     let Some(token) = pending::token_from(&headers, https) else {
         return Ok(back_to_login("second_factor_expired", https));
     };
-    let Some(pending_login) = pending::find(&state.db, &tenant, &token).await? else {
+    let Some(pending_login) = pending::find(&state.sessions, &state.db, &tenant, &token).await?
+    else {
         return Ok(back_to_login("second_factor_expired", https));
     };
     let account = &pending_login.account;
@@ -120,11 +128,11 @@ async fn submit(
                     render(&tenant, StatusCode::UNAUTHORIZED, &errors)
                 }
                 Rejection::Locked => {
-                    sessions::revoke(&state.db, tenant.id, &token).await?;
+                    sessions::revoke(&state.sessions, &state.db, tenant.id, &token).await?;
                     Ok(back_to_login("second_factor_locked", https))
                 }
                 Rejection::NotEnabled => {
-                    sessions::revoke(&state.db, tenant.id, &token).await?;
+                    sessions::revoke(&state.sessions, &state.db, tenant.id, &token).await?;
                     Ok(back_to_login("second_factor_expired", https))
                 }
             };
@@ -133,8 +141,15 @@ async fn submit(
 
     let previous = signin::session_token(&state, &headers);
     let txn = state.db.begin().await?;
-    sessions::revoke(&txn, tenant.id, &token).await?;
-    let session = signin::start_session(&txn, tenant.id, account.id, previous.as_deref()).await?;
+    sessions::revoke(&state.sessions, &txn, tenant.id, &token).await?;
+    let session = signin::start_session(
+        &state.sessions,
+        &txn,
+        tenant.id,
+        account.id,
+        previous.as_deref(),
+    )
+    .await?;
     login::record_success(&txn, &tenant, account.id).await?;
     audit::record_login_success(&txn, account, client.0, "web", Some(method.as_str())).await?;
     txn.commit().await?;

@@ -129,10 +129,16 @@ async fn submit(
         .filter(account::Column::Id.eq(link.account.id))
         .exec(&txn)
         .await?;
-    sessions::revoke_all_for_account(&txn, tenant.id, link.account.id).await?;
+    sessions::revoke_all_for_account(&state.sessions, &txn, tenant.id, link.account.id).await?;
     let previous = signin::session_token(&state, &headers);
-    let session =
-        signin::start_session(&txn, tenant.id, link.account.id, previous.as_deref()).await?;
+    let session = signin::start_session(
+        &state.sessions,
+        &txn,
+        tenant.id,
+        link.account.id,
+        previous.as_deref(),
+    )
+    .await?;
     txn.commit().await?;
 
     tracing::info!(

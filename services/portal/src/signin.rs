@@ -5,7 +5,7 @@ use axum::http::{HeaderMap, HeaderValue, header};
 use axum::response::{IntoResponse, Redirect, Response};
 use mep24web_entities::account;
 use mep24web_platform::i18n::Locale;
-use mep24web_platform::sessions::{self, SessionKind};
+use mep24web_platform::sessions::{self, SessionKind, SessionStore};
 use mep24web_platform::{AppState, TenantContext, TenantId};
 use sea_orm::{ConnectionTrait, DbErr};
 
@@ -47,22 +47,26 @@ pub async fn current_session(
     let Some(token) = session_token(state, headers) else {
         return Ok(None);
     };
-    let outcome = sessions::authenticate(&state.db, tenant, &token, SessionKind::Web).await?;
+    let outcome =
+        sessions::authenticate(&state.sessions, &state.db, tenant, &token, SessionKind::Web)
+            .await?;
     Ok(outcome.ok())
 }
 
 /// Creates a web session for the account and deletes the session the browser had before, so
 /// the session id changes at every sign-in. Runs inside the caller's transaction.
 pub async fn start_session<C: ConnectionTrait>(
+    store: &SessionStore,
     conn: &C,
     tenant_id: TenantId,
     account_id: i64,
     previous_token: Option<&str>,
 ) -> Result<String, DbErr> {
     if let Some(previous) = previous_token {
-        sessions::revoke(conn, tenant_id, previous).await?;
+        sessions::revoke(store, conn, tenant_id, previous).await?;
     }
-    sessions::create(conn, tenant_id, account_id, SessionKind::Web).await
+    let issued = sessions::create(store, conn, tenant_id, account_id, SessionKind::Web).await?;
+    Ok(issued.token)
 }
 
 /// Builds the 303 redirect that sets the session cookie and the `lang` cookie from the account's

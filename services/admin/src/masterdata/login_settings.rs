@@ -96,7 +96,8 @@ pub(super) async fn set_password(
         .filter(account::Column::Id.eq(login.id))
         .exec(&txn)
         .await?;
-    let revoked = sessions::revoke_all_for_account(&txn, tenant_id, login.id).await?;
+    let revoked =
+        sessions::revoke_all_for_account(&state.sessions, &txn, tenant_id, login.id).await?;
     let trail = Trail {
         actor: &auth.account,
         source_ip: client.0,
@@ -258,7 +259,7 @@ pub(super) async fn set_active(
     let revoked = if active {
         0
     } else {
-        sessions::revoke_all_for_account(&txn, tenant_id, login.id).await?
+        sessions::revoke_all_for_account(&state.sessions, &txn, tenant_id, login.id).await?
     };
     let trail = Trail {
         actor: &auth.account,

@@ -242,9 +242,10 @@ pub(super) async fn update(
         Some(change) => Some(state.hasher.hash(&change.password).await?),
         None => None,
     };
-    let keep_session = editing_self.then_some(auth.session_id);
+    let keep_session = editing_self.then_some(&auth.session_id);
     match store::update(
         &state.db,
+        &state.sessions,
         auth.tenant.id,
         &account,
         actor(&allowed, &client),

@@ -76,7 +76,8 @@ pub(super) async fn reset(
     if !totp::account::disable(&txn, tenant_id, account.id).await? {
         return Err(Error::NotFound);
     }
-    let revoked = sessions::revoke_all_for_account(&txn, tenant_id, account.id).await?;
+    let revoked =
+        sessions::revoke_all_for_account(&state.sessions, &txn, tenant_id, account.id).await?;
     actor.trail.totp_reset(&txn, &account).await?;
     txn.commit().await?;
     tracing::info!(

@@ -4,11 +4,12 @@
 //! another tenant's account and an employee login are both "not found".
 
 use chrono::{DateTime, Utc};
-use mep24web_entities::{account, session, user_group};
+use mep24web_entities::{account, user_group};
+use mep24web_platform::TenantId;
 use mep24web_platform::db::Db;
 use mep24web_platform::db::{Scoped, is_unique_violation};
 use mep24web_platform::rights::{Grants, OrgTreeIndex};
-use mep24web_platform::{TenantId, sessions};
+use mep24web_platform::sessions::{self, SessionId, SessionStore};
 use sea_orm::sea_query::Expr;
 use sea_orm::{
     ActiveModelTrait, ColumnTrait, ConnectionTrait, DatabaseBackend, DbErr, PaginatorTrait,
@@ -147,14 +148,16 @@ pub(super) async fn insert(
 ///
 /// `keep_session` is the session of the administrator making the change: when they set their
 /// own password, that session stays and all others end. Returns how many sessions ended.
+#[allow(clippy::too_many_arguments)]
 pub(super) async fn update(
     db: &Db,
+    session_store: &SessionStore,
     tenant_id: TenantId,
     before: &account::Model,
     actor: Actor<'_>,
     changes: &UserChanges,
     password_hash: Option<String>,
-    keep_session: Option<i64>,
+    keep_session: Option<&SessionId>,
 ) -> Result<u64, StoreError> {
     let account_id = before.id;
     let txn = db.begin().await?;
@@ -232,15 +235,11 @@ pub(super) async fn update(
     let mut revoked = 0;
     if !changes.active || new_password.is_some() {
         revoked = match keep_session {
-            None => sessions::revoke_all_for_account(&txn, tenant_id, account_id).await?,
+            None => {
+                sessions::revoke_all_for_account(session_store, &txn, tenant_id, account_id).await?
+            }
             Some(current) => {
-                scope
-                    .delete_many::<session::Entity>()
-                    .filter(session::Column::AccountId.eq(account_id))
-                    .filter(session::Column::Id.ne(current))
-                    .exec(&txn)
-                    .await?
-                    .rows_affected
+                sessions::revoke_others(session_store, &txn, tenant_id, account_id, current).await?
             }
         };
     }

@@ -9,7 +9,7 @@
 use axum::http::{HeaderMap, HeaderValue};
 use sea_orm::{ConnectionTrait, DbErr};
 
-use crate::sessions::{self, Authenticated, SECOND_FACTOR_MINUTES, SessionKind};
+use crate::sessions::{self, Authenticated, SECOND_FACTOR_MINUTES, SessionKind, SessionStore};
 use crate::tenant::{TenantContext, TenantId};
 
 /// Returns the cookie name. Under https the `__Host-` prefix makes browsers insist on `Secure`,
@@ -52,24 +52,29 @@ pub fn token_from(headers: &HeaderMap, https: bool) -> Option<String> {
 /// Creates a pending state for the account and returns its token. A state the browser had
 /// before (`previous`) is deleted, so each password step leaves at most one behind.
 pub async fn create<C: ConnectionTrait>(
+    store: &SessionStore,
     conn: &C,
     tenant_id: TenantId,
     account_id: i64,
     previous: Option<&str>,
 ) -> Result<String, DbErr> {
     if let Some(previous) = previous {
-        sessions::revoke(conn, tenant_id, previous).await?;
+        sessions::revoke(store, conn, tenant_id, previous).await?;
     }
-    sessions::create(conn, tenant_id, account_id, SessionKind::SecondFactor).await
+    let kind = SessionKind::SecondFactor;
+    let issued = sessions::create(store, conn, tenant_id, account_id, kind).await?;
+    Ok(issued.token)
 }
 
 /// Looks up a pending state of this tenant that has not expired and whose account may still
 /// sign in. Another tenant's token, an expired one and a web session token are all `None`.
 pub async fn find<C: ConnectionTrait>(
+    store: &SessionStore,
     conn: &C,
     tenant: &TenantContext,
     token: &str,
 ) -> Result<Option<Authenticated>, DbErr> {
-    let outcome = sessions::authenticate(conn, tenant, token, SessionKind::SecondFactor).await?;
+    let kind = SessionKind::SecondFactor;
+    let outcome = sessions::authenticate(store, conn, tenant, token, kind).await?;
     Ok(outcome.ok())
 }

@@ -123,7 +123,8 @@ pub(super) async fn submit(
         .filter(account::Column::Id.eq(link.account.id))
         .exec(&txn)
         .await?;
-    let ended = sessions::revoke_all_for_account(&txn, tenant.id, link.account.id).await?;
+    let ended =
+        sessions::revoke_all_for_account(&state.sessions, &txn, tenant.id, link.account.id).await?;
     let target = AuditTarget::account(&link.account);
     let details = serde_json::json!({ "sessions_ended": ended });
     let action = AuditAction::PasswordReset;

@@ -1,12 +1,13 @@
 //! Web sessions (cookie) and app tokens (bearer): random tokens stored as hashes, bound to one
-//! tenant and one account, revoked by deleting their rows.
+//! tenant and one account, revoked by deleting them from the [`SessionStore`]: the database, or
+//! Redis when it is configured.
 
 use axum::extract::{FromRef, FromRequestParts};
 use axum::http::request::Parts;
 use axum::http::{HeaderMap, HeaderValue, header};
-use chrono::{Duration, Utc};
-use mep24web_entities::{account, employee, session};
-use sea_orm::{ActiveModelTrait, ColumnTrait, ConnectionTrait, DbErr, QueryFilter, Set};
+use chrono::{DateTime, Duration, Utc};
+use mep24web_entities::{account, employee};
+use sea_orm::{ConnectionTrait, DbErr};
 
 use crate::db::Scoped;
 use crate::error::Error;
@@ -15,6 +16,12 @@ use crate::state::AppState;
 use crate::tenant::{TenantContext, TenantId};
 use crate::tokens;
 use crate::totp;
+
+mod redis_store;
+mod store;
+
+pub use redis_store::RedisSessions;
+pub use store::{SessionId, SessionStore, StoredSession};
 
 /// Lifetime of a web session, in hours.
 pub const WEB_SESSION_HOURS: i64 = 12;
@@ -38,6 +45,25 @@ impl SessionKind {
             Self::Web => "web",
             Self::App => "app",
             Self::SecondFactor => "mfa",
+        }
+    }
+
+    /// Reads the name [`Self::as_str`] returns.
+    pub fn parse(name: &str) -> Option<Self> {
+        match name {
+            "web" => Some(Self::Web),
+            "app" => Some(Self::App),
+            "mfa" => Some(Self::SecondFactor),
+            _ => None,
+        }
+    }
+
+    /// Returns how long a session of this kind lasts from its creation.
+    pub fn lifetime(self) -> Duration {
+        match self {
+            Self::Web => Duration::hours(WEB_SESSION_HOURS),
+            Self::App => Duration::days(APP_TOKEN_DAYS),
+            Self::SecondFactor => Duration::minutes(SECOND_FACTOR_MINUTES),
         }
     }
 }
@@ -86,62 +112,74 @@ pub fn read_cookie(headers: &HeaderMap, name: &str) -> Option<String> {
         .map(|(_, value)| value.to_owned())
 }
 
-/// Creates a session row and returns the token to hand to the client.
+/// A new session: the token to hand to the client, and when it expires.
+#[derive(Debug)]
+pub struct Issued {
+    pub token: String,
+    pub expires_at: DateTime<Utc>,
+}
+
+/// Creates a session and returns its token.
 pub async fn create<C: ConnectionTrait>(
+    store: &SessionStore,
     conn: &C,
     tenant_id: TenantId,
     account_id: i64,
     kind: SessionKind,
-) -> Result<String, DbErr> {
+) -> Result<Issued, DbErr> {
     let token = tokens::generate();
     let now = Utc::now();
-    let expires_at = match kind {
-        SessionKind::Web => now + Duration::hours(WEB_SESSION_HOURS),
-        SessionKind::App => now + Duration::days(APP_TOKEN_DAYS),
-        SessionKind::SecondFactor => now + Duration::minutes(SECOND_FACTOR_MINUTES),
+    let expires_at = now + kind.lifetime();
+    let session = StoredSession {
+        id: SessionId::of_token(&token),
+        tenant_id,
+        account_id,
+        kind,
+        created_at: now,
+        expires_at,
+        last_seen_at: now,
     };
-    session::ActiveModel {
-        tenant_id: Set(tenant_id.get()),
-        account_id: Set(account_id),
-        kind: Set(kind.as_str().to_owned()),
-        token_hash: Set(tokens::hash(&token)),
-        created_at: Set(now),
-        expires_at: Set(expires_at),
-        last_seen_at: Set(now),
-        ..Default::default()
-    }
-    .insert(conn)
-    .await?;
-    Ok(token)
+    store.insert(conn, &session).await?;
+    Ok(Issued { token, expires_at })
 }
 
-/// Deletes one session by its token.
+/// Ends one session by its token.
 pub async fn revoke<C: ConnectionTrait>(
+    store: &SessionStore,
     conn: &C,
     tenant_id: TenantId,
     token: &str,
 ) -> Result<(), DbErr> {
-    Scoped::new(conn, tenant_id)
-        .delete_many::<session::Entity>()
-        .filter(session::Column::TokenHash.eq(tokens::hash(token)))
-        .exec(conn)
-        .await?;
-    Ok(())
+    store
+        .delete(conn, tenant_id, &SessionId::of_token(token))
+        .await
 }
 
-/// Deletes every web session and app token of an account, so deactivation takes effect on the
-/// next request.
+/// Ends every web session and app token of an account, so deactivation takes effect on the
+/// next request, and returns how many it ended.
 pub async fn revoke_all_for_account<C: ConnectionTrait>(
+    store: &SessionStore,
     conn: &C,
     tenant_id: TenantId,
     account_id: i64,
 ) -> Result<u64, DbErr> {
-    let result = Scoped::new(conn, tenant_id)
-        .delete_many::<session::Entity>()
-        .filter(session::Column::AccountId.eq(account_id))
-        .exec(conn)
-        .await?;
-    Ok(result.rows_affected)
+    store
+        .delete_for_account(conn, tenant_id, account_id, None)
+        .await
+}
+
+/// Ends every session of an account except `keep`, the one the request came with, and returns
+/// how many it ended.
+pub async fn revoke_others<C: ConnectionTrait>(
+    store: &SessionStore,
+    conn: &C,
+    tenant_id: TenantId,
+    account_id: i64,
+    keep: &SessionId,
+) -> Result<u64, DbErr> {
+    store
+        .delete_for_account(conn, tenant_id, account_id, Some(keep))
+        .await
 }
 
 /// A signed-in account with its session, for the current tenant.
@@ -150,7 +188,7 @@ pub struct Authenticated {
     pub account: account::Model,
     /// The rights of a planner's user group, read with the session; empty for employees.
     pub grants: Grants,
-    pub session_id: i64,
+    pub session_id: SessionId,
     pub tenant: TenantContext,
 }
 
@@ -176,6 +214,7 @@ pub enum Rejection {
 /// it: active, not departed, not expired. A session of another tenant is not found. A session
 /// whose account lost access is deleted on the spot.
 pub async fn authenticate<C: ConnectionTrait>(
+    store: &SessionStore,
     conn: &C,
     tenant: &TenantContext,
     token: &str,
@@ -184,42 +223,30 @@ pub async fn authenticate<C: ConnectionTrait>(
     if !tokens::looks_valid(token) || tenant.suspended {
         return Ok(Err(Rejection::Missing));
     }
-    let scope = Scoped::new(conn, tenant.id);
-    let Some(row) = scope
-        .find::<session::Entity>()
-        .filter(session::Column::TokenHash.eq(tokens::hash(token)))
-        .filter(session::Column::Kind.eq(kind.as_str()))
-        .one(conn)
+    let id = SessionId::of_token(token);
+    let Some(session) = store.find(conn, Some(tenant.id), &id).await? else {
+        return Ok(Err(Rejection::Missing));
+    };
+    if session.kind != kind {
+        return Ok(Err(Rejection::Missing));
+    }
+    let now = Utc::now();
+    if session.expires_at <= now {
+        store.delete(conn, tenant.id, &id).await?;
+        return Ok(Err(Rejection::Missing));
+    }
+    let Some(account) = Scoped::new(conn, tenant.id)
+        .find_by_id::<account::Entity>(session.account_id)
         .await?
     else {
         return Ok(Err(Rejection::Missing));
     };
-    let now = Utc::now();
-    if row.expires_at <= now {
-        scope
-            .delete_many::<session::Entity>()
-            .filter(session::Column::Id.eq(row.id))
-            .exec(conn)
-            .await?;
-        return Ok(Err(Rejection::Missing));
-    }
-    let Some(account) = scope.find_by_id::<account::Entity>(row.account_id).await? else {
-        return Ok(Err(Rejection::Missing));
-    };
     if !may_sign_in(conn, tenant, &account).await? {
-        revoke_all_for_account(conn, tenant.id, account.id).await?;
+        revoke_all_for_account(store, conn, tenant.id, account.id).await?;
         return Ok(Err(Rejection::Inactive));
     }
-    if now - row.last_seen_at > Duration::minutes(1) {
-        scope
-            .update_many::<session::Entity>()
-            .col_expr(
-                session::Column::LastSeenAt,
-                sea_orm::sea_query::Expr::value(now),
-            )
-            .filter(session::Column::Id.eq(row.id))
-            .exec(conn)
-            .await?;
+    if now - session.last_seen_at > Duration::minutes(1) {
+        store.touch(conn, &session, now).await?;
     }
     let grants = if account.kind == "planner" {
         Grants::load(conn, tenant.id, account.role.as_deref()).await?
@@ -229,7 +256,7 @@ pub async fn authenticate<C: ConnectionTrait>(
     Ok(Ok(Authenticated {
         account,
         grants,
-        session_id: row.id,
+        session_id: id,
         tenant: tenant.clone(),
     }))
 }
@@ -271,7 +298,7 @@ where
     let Some(token) = read_cookie(&parts.headers, cookie_name(app.urls.is_https())) else {
         return Err(Error::LoginRequired);
     };
-    match authenticate(&app.db, &tenant, &token, SessionKind::Web).await? {
+    match authenticate(&app.sessions, &app.db, &tenant, &token, SessionKind::Web).await? {
         Ok(signed_in) => Ok(signed_in),
         Err(_) => Err(Error::LoginRequired),
     }
