@@ -150,8 +150,9 @@ pub async fn spawn_app_on(
         login_limit_window_seconds: mep24web_platform::rate_limit::DEFAULT_WINDOW_SECONDS,
         login_limit_max_tracked: mep24web_platform::rate_limit::DEFAULT_MAX_TRACKED,
     };
+    let own_prefix = settings.redis_key_prefix.clone();
     configure(&mut settings);
-    let redis = sessions::RedisKeys::of(&settings);
+    let redis = sessions::RedisKeys::of(&settings, &own_prefix);
 
     let application = Application::build(settings, false)
         .await

@@ -36,15 +36,20 @@ pub fn unique_prefix() -> String {
 pub struct RedisKeys {
     url: String,
     prefix: String,
+    /// Whether the prefix is the harness's own. A prefix the test chose itself may be shared
+    /// with other instances that still run, so its keys are not deleted on drop.
+    own_prefix: bool,
 }
 
 impl RedisKeys {
-    /// Returns the Redis target of the settings, if they name a Redis server.
-    pub fn of(settings: &Settings) -> Option<Self> {
+    /// Returns the Redis target of the settings, if they name a Redis server. `own_prefix` is
+    /// the prefix the harness generated for this application.
+    pub fn of(settings: &Settings, own_prefix: &str) -> Option<Self> {
         let url = settings.redis_url.as_ref()?.expose_secret().to_owned();
         Some(Self {
             url,
             prefix: settings.redis_key_prefix.clone(),
+            own_prefix: settings.redis_key_prefix == own_prefix,
         })
     }
 
@@ -52,12 +57,12 @@ impl RedisKeys {
         format!("{}:session:{}", self.prefix, session.id.as_str())
     }
 
-    /// Deletes every key under the prefix in the Redis of `MEP24WEB_TEST_REDIS_URL`, so test runs
-    /// leave nothing behind there. A test that points at a Redis of its own (stopped by now, or a
-    /// fake that never replies) is skipped, and the cleanup gives up after two seconds, so
-    /// dropping a test application never hangs.
+    /// Deletes every key under the harness's own prefix in the Redis of
+    /// `MEP24WEB_TEST_REDIS_URL`, so test runs leave nothing behind there. A test that points at a
+    /// Redis of its own (stopped by now, or a fake that never replies) is skipped, and the cleanup
+    /// gives up after two seconds, so dropping a test application never hangs.
     pub fn delete_all(&self) {
-        if redis_url_from_env().as_deref() != Some(self.url.as_str()) {
+        if !self.own_prefix || redis_url_from_env().as_deref() != Some(self.url.as_str()) {
             return;
         }
         let (url, pattern) = (self.url.clone(), format!("{}:*", self.prefix));

@@ -252,7 +252,8 @@ async fn outbox_depth_by_state() {
 
 #[tokio::test]
 async fn readyz_reports_checks() {
-    let app = spawn_app().await;
+    // Without Redis, which the PostgreSQL + Redis test run configures for every app otherwise.
+    let app = spawn_app_with(|settings| settings.redis_url = None).await;
     let (status, body) = get_text(&client(), &app.apex_url("/readyz")).await;
     assert_eq!(status, StatusCode::OK, "{body}");
     let json: Value = serde_json::from_str(&body).expect("JSON body");

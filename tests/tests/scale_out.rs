@@ -15,9 +15,11 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
+use mep24web_entities::session;
 use mep24web_tenancy::{Slug, change_feed, provision};
 use mep24web_tests::{TestApp, spawn_app_with};
 use reqwest::StatusCode;
+use sea_orm::{EntityTrait, PaginatorTrait};
 use secrecy::SecretString;
 
 const PASSWORD: &str = "Skalierung-Test-2026";
@@ -260,6 +262,10 @@ async fn three_instances_behind_nginx_share_sessions_and_tenant_changes() {
         StatusCode::OK,
         "start page through nginx"
     );
+    // The login replaced the session of the setup, and it is in the shared Redis, not in the
+    // database.
+    assert_eq!(first.stored_sessions().await.len(), 1);
+    assert_eq!(session::Entity::find().count(first.db()).await.unwrap(), 0);
 
     // Load from four clients with the same session while the second instance stops.
     let stop = Arc::new(AtomicBool::new(false));
