@@ -14,6 +14,7 @@ use mep24web_platform::sessions::{self, SessionKind};
 use mep24web_platform::{AppState, TenantId, login};
 use mep24web_tenancy::CustomerNumber;
 use mep24web_tenancy::resolver::{context_of, unscoped_find_by_customer_number};
+use sea_orm::TransactionTrait;
 use secrecy::SecretString;
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
@@ -161,16 +162,20 @@ async fn login_in_tenant(
         second_factor::check_login(&state, &tenant, &account, totp_code.as_deref(), client.0)
             .await?;
 
-    let sessions::Issued { token, expires_at } = sessions::create(
-        &state.sessions,
-        &state.db,
-        tenant.id,
-        account.id,
-        SessionKind::App,
-    )
-    .await?;
+    let txn = state.db.begin().await?;
+    let kind = SessionKind::App;
+    let issued =
+        sessions::create_after_login(&state.sessions, &txn, &tenant, &account, kind).await?;
+    let Some(sessions::Issued { token, expires_at }) = issued else {
+        txn.rollback().await?;
+        let reason = login::FailureReason::ChangedDuringLogin.as_str();
+        tracing::info!(tenant_id = %tenant.id, reason, "app login failed");
+        audit::record_login_failure(&state.db, &tenant, &username, client.0, reason).await?;
+        return Err(failed());
+    };
+    audit::record_login_success(&txn, &account, client.0, "app", Some(method)).await?;
+    txn.commit().await?;
     let expires_at = expires_at.to_rfc3339_opts(SecondsFormat::Secs, true);
-    audit::record_login_success(&state.db, &account, client.0, "app", Some(method)).await?;
     tracing::info!(
         tenant_id = %tenant.id,
         account_id = account.id,

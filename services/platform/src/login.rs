@@ -34,6 +34,9 @@ pub enum FailureReason {
     WrongPassword,
     Locked,
     Inactive,
+    /// The password was right, but a password change or deactivation committed while it was
+    /// checked (see [`crate::sessions::create_after_login`]).
+    ChangedDuringLogin,
 }
 
 impl FailureReason {
@@ -43,6 +46,7 @@ impl FailureReason {
             Self::WrongPassword => "wrong_password",
             Self::Locked => "locked",
             Self::Inactive => "inactive",
+            Self::ChangedDuringLogin => "changed_during_login",
         }
     }
 }

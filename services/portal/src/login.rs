@@ -20,7 +20,7 @@ use serde::Deserialize;
 
 use crate::attempt_limit;
 use crate::forms::{self, Form, NoticeQuery};
-use crate::second_factor;
+use crate::second_factor::{self, CodeStep};
 use crate::signin;
 
 /// Maximum length of the username echoed back into the form after a failed login, in characters.
@@ -85,46 +85,32 @@ async fn submit(
     let account = match outcome {
         Ok(account) => account,
         Err(failure) => {
-            tracing::info!(
-                tenant_id = %tenant.id,
-                reason = failure.reason.as_str(),
-                "login failed"
-            );
-            let reason = failure.reason.as_str();
-            audit::record_login_failure(&state.db, &tenant, &form.username, client.0, reason)
-                .await?;
-            let typed: String = form
-                .username
-                .chars()
-                .take(MAX_ECHOED_USERNAME_CHARS)
-                .collect();
-            return render(
-                &state,
-                &tenant,
-                StatusCode::UNAUTHORIZED,
-                &typed,
-                true,
-                None,
-            )
-            .await;
+            return failed(&state, &tenant, client, &form.username, failure.reason).await;
         }
     };
-    if let Some(code_step) =
-        second_factor::begin_if_required(&state, &tenant, &account, &headers).await?
-    {
-        return Ok(code_step);
+    let changed = login::FailureReason::ChangedDuringLogin;
+    match second_factor::begin_if_required(&state, &tenant, &account, &headers).await? {
+        CodeStep::NotRequired => {}
+        CodeStep::Started(response) => return Ok(response),
+        CodeStep::AccountChanged => {
+            return failed(&state, &tenant, client, &form.username, changed).await;
+        }
     }
 
     let previous = signin::session_token(&state, &headers);
     let txn = state.db.begin().await?;
-    let token = signin::start_session(
+    let token = signin::start_session_after_login(
         &state.sessions,
         &txn,
-        tenant.id,
-        account.id,
+        &tenant,
+        &account,
         previous.as_deref(),
     )
     .await?;
+    let Some(token) = token else {
+        txn.rollback().await?;
+        return failed(&state, &tenant, client, &form.username, changed).await;
+    };
     audit::record_login_success(&txn, &account, client.0, "web", Some("password")).await?;
     txn.commit().await?;
     tracing::info!(
@@ -139,6 +125,24 @@ async fn submit(
         &token,
         &account.language,
     ))
+}
+
+/// Logs and records a failed login and renders the form again with status 401.
+async fn failed(
+    state: &AppState,
+    tenant: &TenantContext,
+    client: ClientIp,
+    username: &str,
+    reason: login::FailureReason,
+) -> Result<Response, Error> {
+    tracing::info!(
+        tenant_id = %tenant.id,
+        reason = reason.as_str(),
+        "login failed"
+    );
+    audit::record_login_failure(&state.db, tenant, username, client.0, reason.as_str()).await?;
+    let typed: String = username.chars().take(MAX_ECHOED_USERNAME_CHARS).collect();
+    render(state, tenant, StatusCode::UNAUTHORIZED, &typed, true, None).await
 }
 
 /// Ends the browser's session (if any), removes the cookie and returns to the login form.

@@ -36,32 +36,40 @@ struct CodeForm {
     code: String,
 }
 
+/// What the password step leads to.
+pub enum CodeStep {
+    /// The account has no two-factor login, so the login goes on as before.
+    NotRequired,
+    /// The redirect to the code step, which sets the pending-state cookie.
+    Started(Response),
+    /// The password or the active flag changed while the password was checked, so the login
+    /// fails.
+    AccountChanged,
+}
+
 /// Starts the code step when the account has two-factor login: creates the pending state,
-/// replacing one the browser had, and returns the redirect that sets its cookie. Returns `None`
-/// for every other account, whose login goes on as before.
+/// replacing one the browser had, and returns the redirect that sets its cookie.
 pub async fn begin_if_required(
     state: &AppState,
     tenant: &TenantContext,
     account: &account::Model,
     headers: &HeaderMap,
-) -> Result<Option<Response>, Error> {
+) -> Result<CodeStep, Error> {
     let required =
         mep24web_platform::totp::account::is_required_at_login(&state.db, tenant.id, account)
             .await?;
     if !required {
-        return Ok(None);
+        return Ok(CodeStep::NotRequired);
     }
     let https = state.urls.is_https();
     let previous = pending::token_from(headers, https);
     let txn = state.db.begin().await?;
-    let token = pending::create(
-        &state.sessions,
-        &txn,
-        tenant.id,
-        account.id,
-        previous.as_deref(),
-    )
-    .await?;
+    let token =
+        pending::create(&state.sessions, &txn, tenant, account, previous.as_deref()).await?;
+    let Some(token) = token else {
+        txn.rollback().await?;
+        return Ok(CodeStep::AccountChanged);
+    };
     txn.commit().await?;
     tracing::info!(
         tenant_id = %tenant.id,
@@ -72,7 +80,7 @@ pub async fn begin_if_required(
     response
         .headers_mut()
         .append(header::SET_COOKIE, pending::cookie(&token, https));
-    Ok(Some(response))
+    Ok(CodeStep::Started(response))
 }
 
 async fn show(
@@ -142,14 +150,20 @@ async fn submit(
     let previous = signin::session_token(&state, &headers);
     let txn = state.db.begin().await?;
     sessions::revoke(&state.sessions, &txn, tenant.id, &token).await?;
-    let session = signin::start_session(
+    let session = signin::start_session_after_login(
         &state.sessions,
         &txn,
-        tenant.id,
-        account.id,
+        &tenant,
+        account,
         previous.as_deref(),
     )
     .await?;
+    let Some(session) = session else {
+        // A password change or deactivation committed after the pending state was read. The
+        // pending state is deleted already: Redis does not roll back.
+        txn.rollback().await?;
+        return Ok(back_to_login("second_factor_expired", https));
+    };
     login::record_success(&txn, &tenant, account.id).await?;
     audit::record_login_success(&txn, account, client.0, "web", Some(method.as_str())).await?;
     txn.commit().await?;

@@ -54,7 +54,9 @@ pub async fn current_session(
 }
 
 /// Creates a web session for the account and deletes the session the browser had before, so
-/// the session id changes at every sign-in. Runs inside the caller's transaction.
+/// the session id changes at every sign-in. Runs inside the caller's transaction, which itself
+/// set the account's password. A login checks the password before its transaction and uses
+/// [`start_session_after_login`] instead.
 pub async fn start_session<C: ConnectionTrait>(
     store: &SessionStore,
     conn: &C,
@@ -67,6 +69,24 @@ pub async fn start_session<C: ConnectionTrait>(
     }
     let issued = sessions::create(store, conn, tenant_id, account_id, SessionKind::Web).await?;
     Ok(issued.token)
+}
+
+/// Starts a web session like [`start_session`] for `checked`, the account as read when its
+/// password was checked. Returns `None`, and starts nothing, when a password change or
+/// deactivation committed since (see [`sessions::create_after_login`]).
+pub async fn start_session_after_login<C: ConnectionTrait>(
+    store: &SessionStore,
+    conn: &C,
+    tenant: &TenantContext,
+    checked: &account::Model,
+    previous_token: Option<&str>,
+) -> Result<Option<String>, DbErr> {
+    if let Some(previous) = previous_token {
+        sessions::revoke(store, conn, tenant.id, previous).await?;
+    }
+    let kind = SessionKind::Web;
+    let issued = sessions::create_after_login(store, conn, tenant, checked, kind).await?;
+    Ok(issued.map(|issued| issued.token))
 }
 
 /// Builds the 303 redirect that sets the session cookie and the `lang` cookie from the account's

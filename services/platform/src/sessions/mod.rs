@@ -17,9 +17,11 @@ use crate::tenant::{TenantContext, TenantId};
 use crate::tokens;
 use crate::totp;
 
+mod after_login;
 mod redis_store;
 mod store;
 
+pub use after_login::create_after_login;
 pub use redis_store::RedisSessions;
 pub use store::{SessionId, SessionStore, StoredSession};
 

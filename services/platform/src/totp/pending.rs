@@ -7,10 +7,11 @@
 //! `web`.
 
 use axum::http::{HeaderMap, HeaderValue};
+use mep24web_entities::account;
 use sea_orm::{ConnectionTrait, DbErr};
 
 use crate::sessions::{self, Authenticated, SECOND_FACTOR_MINUTES, SessionKind, SessionStore};
-use crate::tenant::{TenantContext, TenantId};
+use crate::tenant::TenantContext;
 
 /// Returns the cookie name. Under https the `__Host-` prefix makes browsers insist on `Secure`,
 /// `Path=/` and no `Domain`.
@@ -49,21 +50,23 @@ pub fn token_from(headers: &HeaderMap, https: bool) -> Option<String> {
     sessions::read_cookie(headers, cookie_name(https))
 }
 
-/// Creates a pending state for the account and returns its token. A state the browser had
-/// before (`previous`) is deleted, so each password step leaves at most one behind.
+/// Creates a pending state for `checked`, the account whose password was just checked, and
+/// returns its token, or `None` when the account changed since the check (see
+/// [`sessions::create_after_login`]). A state the browser had before (`previous`) is deleted, so
+/// each password step leaves at most one behind.
 pub async fn create<C: ConnectionTrait>(
     store: &SessionStore,
     conn: &C,
-    tenant_id: TenantId,
-    account_id: i64,
+    tenant: &TenantContext,
+    checked: &account::Model,
     previous: Option<&str>,
-) -> Result<String, DbErr> {
+) -> Result<Option<String>, DbErr> {
     if let Some(previous) = previous {
-        sessions::revoke(store, conn, tenant_id, previous).await?;
+        sessions::revoke(store, conn, tenant.id, previous).await?;
     }
     let kind = SessionKind::SecondFactor;
-    let issued = sessions::create(store, conn, tenant_id, account_id, kind).await?;
-    Ok(issued.token)
+    let issued = sessions::create_after_login(store, conn, tenant, checked, kind).await?;
+    Ok(issued.map(|issued| issued.token))
 }
 
 /// Looks up a pending state of this tenant that has not expired and whose account may still
