@@ -55,7 +55,9 @@ impl Gateway {
 
 /// Builds the router whose only route is the dispatch by host.
 pub fn router(gateway: Gateway) -> Router {
-    Router::new().fallback(dispatch).with_state(gateway)
+    Router::new()
+        .fallback(dispatch)
+        .with_state(Arc::new(gateway))
 }
 
 /// Result of host resolution, stored in the request extensions for logging and handlers.
@@ -66,7 +68,7 @@ pub enum ResolvedHost {
     Unknown(String),
 }
 
-async fn dispatch(State(gateway): State<Gateway>, mut request: Request) -> Response {
+async fn dispatch(State(gateway): State<Arc<Gateway>>, mut request: Request) -> Response {
     let locale = choose_locale(request.headers());
     CURRENT_LOCALE
         .scope(locale, async move {
@@ -112,7 +114,7 @@ async fn dispatch(State(gateway): State<Gateway>, mut request: Request) -> Respo
             match kind {
                 HostKind::Apex => {
                     request.extensions_mut().insert(ResolvedHost::Apex);
-                    serve(gateway.apex, request).await
+                    serve(gateway.apex.clone(), request).await
                 }
                 HostKind::Www => {
                     let target = format!(
@@ -149,7 +151,7 @@ async fn dispatch(State(gateway): State<Gateway>, mut request: Request) -> Respo
                             slot.set_host_kind("unknown");
                         }
                         request.extensions_mut().insert(ResolvedHost::Unknown(host));
-                        serve(gateway.unknown, request).await
+                        serve(gateway.unknown.clone(), request).await
                     }
                     Err(error) => {
                         tracing::error!(%error, "tenant lookup failed");
