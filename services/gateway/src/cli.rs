@@ -3,10 +3,12 @@
 mod outbox;
 
 use std::process::ExitCode;
+use std::time::Duration;
 
 use clap::{Parser, Subcommand};
 use mep24web_tenancy::provision::{self, NewTenant};
 use mep24web_tenancy::{CustomerNumber, Slug};
+use sea_orm::DatabaseConnection;
 
 use self::outbox::OutboxCommand;
 use crate::app::{Application, open_database, open_owner_database, public_urls};
@@ -84,23 +86,59 @@ pub async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
     match cli.command {
         Command::Serve { demo } => {
             let app = Application::build(cli.settings, demo).await?;
-            app.run_until_stopped().await?;
+            let db = app.state().db.pool().clone();
+            let served = app.run_until_stopped().await;
+            close_database(&db).await;
+            served?;
             Ok(ExitCode::SUCCESS)
         }
         Command::Migrate => {
             // Migrates with the owner role, grants the application role, and checks that the
             // application role can connect.
-            open_database(&cli.settings).await?;
+            let db = open_database(&cli.settings).await?;
+            close_database(&db).await;
             println!("Migrations applied.");
             Ok(ExitCode::SUCCESS)
         }
-        Command::Tenant(command) => tenant_command(&cli.settings, command).await,
-        Command::Outbox(command) => outbox::run(&cli.settings, command).await,
+        Command::Tenant(command) => {
+            let db = open_owner_database(&cli.settings).await?;
+            let outcome = tenant_command(&cli.settings, &db, command).await;
+            close_database(&db).await;
+            outcome
+        }
+        Command::Outbox(command) => {
+            let db = open_owner_database(&cli.settings).await?;
+            let outcome = outbox::run(&db, command).await;
+            close_database(&db).await;
+            outcome
+        }
     }
 }
 
-async fn tenant_command(settings: &Settings, command: TenantCommand) -> anyhow::Result<ExitCode> {
-    let db = open_owner_database(settings).await?;
+/// Time the pool may take to close its connections before the process exits without waiting.
+const CLOSE_TIMEOUT: Duration = Duration::from_secs(5);
+
+/// Closes every pooled connection before the process exits. On SQLite, closing the last
+/// connection folds the write-ahead log into `mep24web.db`, so a stopped server leaves a
+/// complete database file. A request still running after the shutdown timeout keeps its
+/// connection, so closing waits at most `CLOSE_TIMEOUT`.
+async fn close_database(db: &DatabaseConnection) {
+    match tokio::time::timeout(CLOSE_TIMEOUT, db.close_by_ref()).await {
+        Ok(Ok(())) => {}
+        Ok(Err(error)) => tracing::warn!(%error, "closing the database connections failed"),
+        Err(_) => tracing::warn!(
+            timeout_seconds = CLOSE_TIMEOUT.as_secs(),
+            "database connections still in use at exit; on SQLite the write-ahead log file \
+             mep24web.db-wal stays and belongs to the database"
+        ),
+    }
+}
+
+async fn tenant_command(
+    settings: &Settings,
+    db: &DatabaseConnection,
+    command: TenantCommand,
+) -> anyhow::Result<ExitCode> {
     let urls = public_urls(settings, settings.listen.port())?;
     match command {
         TenantCommand::Create {
@@ -126,7 +164,7 @@ async fn tenant_command(settings: &Settings, command: TenantCommand) -> anyhow::
                 customer_number,
                 admin_username,
             };
-            match provision::create_tenant(&db, &urls, request).await {
+            match provision::create_tenant(db, &urls, request).await {
                 Ok(created) => {
                     announce_tenant_change(settings).await;
                     if json {
@@ -149,7 +187,7 @@ async fn tenant_command(settings: &Settings, command: TenantCommand) -> anyhow::
             }
         }
         TenantCommand::List { json } => {
-            let tenants = provision::unscoped_list(&db).await?;
+            let tenants = provision::unscoped_list(db).await?;
             if json {
                 let rows: Vec<_> = tenants.iter().map(|t| tenant_json(t, &urls)).collect();
                 println!("{}", serde_json::to_string(&rows)?);
@@ -167,11 +205,11 @@ async fn tenant_command(settings: &Settings, command: TenantCommand) -> anyhow::
         TenantCommand::Show { tenant, json } => {
             let found = match tenant.parse::<CustomerNumber>() {
                 Ok(number) => {
-                    mep24web_tenancy::resolver::unscoped_find_by_customer_number(&db, number.get())
+                    mep24web_tenancy::resolver::unscoped_find_by_customer_number(db, number.get())
                         .await?
                 }
                 Err(_) => {
-                    mep24web_tenancy::resolver::unscoped_find_by_slug(&db, tenant.trim()).await?
+                    mep24web_tenancy::resolver::unscoped_find_by_slug(db, tenant.trim()).await?
                 }
             };
             let Some(row) = found else {
@@ -192,8 +230,8 @@ async fn tenant_command(settings: &Settings, command: TenantCommand) -> anyhow::
             }
             Ok(ExitCode::SUCCESS)
         }
-        TenantCommand::Suspend { slug } => set_status(settings, &db, &slug, true).await,
-        TenantCommand::Resume { slug } => set_status(settings, &db, &slug, false).await,
+        TenantCommand::Suspend { slug } => set_status(settings, db, &slug, true).await,
+        TenantCommand::Resume { slug } => set_status(settings, db, &slug, false).await,
     }
 }
 

@@ -12,8 +12,6 @@ use mep24web_tenancy::resolver::{unscoped_find_by_customer_number, unscoped_find
 use sea_orm::DatabaseConnection;
 
 use super::fail;
-use crate::app::open_owner_database;
-use crate::settings::Settings;
 
 /// Characters of the last error shown per mail in the table.
 const ERROR_PREVIEW_CHARS: usize = 60;
@@ -51,12 +49,11 @@ pub enum OutboxCommand {
 }
 
 /// Runs one `outbox` command with the owner role, which sees every tenant's mail.
-pub async fn run(settings: &Settings, command: OutboxCommand) -> anyhow::Result<ExitCode> {
-    let db = open_owner_database(settings).await?;
+pub async fn run(db: &DatabaseConnection, command: OutboxCommand) -> anyhow::Result<ExitCode> {
     let (OutboxCommand::List { tenant, .. } | OutboxCommand::Retry { tenant, .. }) = &command;
     let tenant_id = match tenant {
         None => None,
-        Some(tenant) => match find_tenant(&db, tenant).await? {
+        Some(tenant) => match find_tenant(db, tenant).await? {
             Some(id) => Some(id),
             None => {
                 return fail(format!("no tenant with slug or customer number '{tenant}'"));
@@ -72,7 +69,7 @@ pub async fn run(settings: &Settings, command: OutboxCommand) -> anyhow::Result<
             } else {
                 ListFilter::Undelivered
             };
-            let listing = mail::unscoped_list(&db, filter, tenant_id, limit).await?;
+            let listing = mail::unscoped_list(db, filter, tenant_id, limit).await?;
             if json {
                 println!("{}", serde_json::to_string(&listing)?);
             } else {
@@ -80,9 +77,9 @@ pub async fn run(settings: &Settings, command: OutboxCommand) -> anyhow::Result<
             }
             Ok(ExitCode::SUCCESS)
         }
-        OutboxCommand::Retry { id: Some(id), .. } => retry_one(&db, id).await,
+        OutboxCommand::Retry { id: Some(id), .. } => retry_one(db, id).await,
         OutboxCommand::Retry { id: None, .. } => {
-            let revived = mail::unscoped_retry_all_dead(&db, tenant_id).await?;
+            let revived = mail::unscoped_retry_all_dead(db, tenant_id).await?;
             println!(
                 "Dead mails queued again: {revived}. Running servers send them at their next poll."
             );
