@@ -177,8 +177,8 @@ async fn sessions_live_in_redis_and_survive_its_restart() {
         ttl > twelve_hours - 60_000 && ttl <= twelve_hours,
         "{ttl} ms"
     );
-    let index = format!("{prefix}:sessions-of:{}:{}", tenant.id, planner);
-    let members: i64 = redis::cmd("SCARD")
+    let index = format!("{prefix}:account-sessions:{}:{}", tenant.id, planner);
+    let members: i64 = redis::cmd("ZCARD")
         .arg(&index)
         .query_async(&mut connection)
         .await
@@ -191,6 +191,7 @@ async fn sessions_live_in_redis_and_survive_its_restart() {
     let started = Instant::now();
     let response = browser.get(&start_page).send().await.unwrap();
     assert_eq!(response.status(), StatusCode::SERVICE_UNAVAILABLE);
+    assert_eq!(response.headers()["retry-after"], "5");
     let body = response.text().await.unwrap();
     assert!(body.contains(GERMAN_UNAVAILABLE), "{body}");
     assert!(started.elapsed() < FAST, "took {:?}", started.elapsed());
@@ -202,6 +203,7 @@ async fn sessions_live_in_redis_and_survive_its_restart() {
         .await
         .unwrap();
     assert_eq!(response.status(), StatusCode::SERVICE_UNAVAILABLE);
+    assert_eq!(response.headers()["retry-after"], "5");
     let json: Value = response.json().await.unwrap();
     assert_eq!(json["code"], "unavailable");
     assert_eq!(app.state().sessions.redis_down(), Some(true));
@@ -231,7 +233,7 @@ async fn sessions_live_in_redis_and_survive_its_restart() {
     }
     assert_eq!(me_status(&app, &bearer).await, StatusCode::OK);
 
-    // Logging out deletes the session and its entry in the account's set.
+    // Logging out deletes the session and its entry in the account's index.
     let response = post_form(&browser, &app.tenant_url("acme", "/logout"), &[]).await;
     assert_eq!(response.status(), StatusCode::SEE_OTHER);
     let mut connection = connect(&redis.url()).await;
@@ -241,7 +243,7 @@ async fn sessions_live_in_redis_and_survive_its_restart() {
         .await
         .unwrap();
     assert_eq!(exists, 0);
-    let members: i64 = redis::cmd("SCARD")
+    let members: i64 = redis::cmd("ZCARD")
         .arg(&index)
         .query_async(&mut connection)
         .await

@@ -3,8 +3,10 @@
 //! Keys, all under the configured prefix:
 //! - `<prefix>:session:<hash>`: a hash with the fields `tenant`, `account`, `kind`, `created`,
 //!   `expires` and `seen` (Unix milliseconds), which Redis deletes when the session expires;
-//! - `<prefix>:sessions-of:<tenant>:<account>`: the set of an account's session hashes, so all
-//!   of them can be ended at once.
+//! - `<prefix>:account-sessions:<tenant>:<account>`: a sorted set of an account's session hashes,
+//!   scored by their expiry in Unix milliseconds, so all of them can be ended at once. Storing a
+//!   session drops the entries that expired, in time that grows with the number dropped, not
+//!   with the size of the set, and Redis deletes the set when its last session expires.
 //!
 //! Each change is one Lua script, so the two keys never disagree for another instance. The
 //! scripts build key names themselves, which a single Redis server or a Sentinel setup allows
@@ -20,54 +22,47 @@ use std::time::Duration;
 use chrono::{DateTime, Utc};
 use sea_orm::{DbErr, RuntimeErr, SqlxError};
 
+use super::SessionKind;
 use super::store::{SessionId, StoredSession};
-use super::{APP_TOKEN_DAYS, SessionKind};
 use crate::redis_link::RedisLink;
 use crate::tenant::TenantId;
 
 /// Pause after a failure before Redis is tried again. Meanwhile requests get 503 at once.
 const RETRY_AFTER: Duration = Duration::from_secs(1);
 
-/// How long an account's set of sessions outlives its newest session, in seconds: the longest
-/// session lifetime plus a day.
-const INDEX_TTL_SECONDS: i64 = (APP_TOKEN_DAYS + 1) * 24 * 3600;
-
-/// Stores the session under KEYS[1] and adds it to the account's set KEYS[2], after dropping
-/// members of that set whose session has expired.
-/// ARGV: hash, tenant, account, kind, created, expires, seen, index TTL, session key prefix.
+/// Stores the session under KEYS[1] and adds it to the account's index KEYS[2], after dropping
+/// the index entries that expired by `created`. The index then expires with its last session.
+/// ARGV: hash, tenant, account, kind, created, expires, seen.
 const INSERT: &str = r"
-for _, member in ipairs(redis.call('SMEMBERS', KEYS[2])) do
-  if redis.call('EXISTS', ARGV[9] .. member) == 0 then
-    redis.call('SREM', KEYS[2], member)
-  end
-end
+redis.call('ZREMRANGEBYSCORE', KEYS[2], '-inf', ARGV[5])
 redis.call('HSET', KEYS[1], 'tenant', ARGV[2], 'account', ARGV[3], 'kind', ARGV[4],
   'created', ARGV[5], 'expires', ARGV[6], 'seen', ARGV[7])
 redis.call('PEXPIREAT', KEYS[1], ARGV[6])
-redis.call('SADD', KEYS[2], ARGV[1])
-redis.call('EXPIRE', KEYS[2], ARGV[8])
+redis.call('ZADD', KEYS[2], ARGV[6], ARGV[1])
+local last = redis.call('ZRANGE', KEYS[2], -1, -1, 'WITHSCORES')
+redis.call('PEXPIREAT', KEYS[2], last[2])
 return 1
 ";
 
 /// Deletes the session KEYS[1] if it belongs to tenant ARGV[1], and removes it from its
-/// account's set. ARGV: tenant, set key prefix, hash.
+/// account's index. ARGV: tenant, index key prefix, hash.
 const DELETE: &str = r"
 local owner = redis.call('HMGET', KEYS[1], 'tenant', 'account')
 if owner[1] ~= ARGV[1] then
   return 0
 end
-redis.call('SREM', ARGV[2] .. owner[1] .. ':' .. owner[2], ARGV[3])
+redis.call('ZREM', ARGV[2] .. owner[1] .. ':' .. owner[2], ARGV[3])
 return redis.call('DEL', KEYS[1])
 ";
 
-/// Deletes every session in the account's set KEYS[1] except ARGV[2], and returns how many
+/// Deletes every session in the account's index KEYS[1] except ARGV[2], and returns how many
 /// existed. ARGV: session key prefix, hash to keep (or empty).
 const DELETE_FOR_ACCOUNT: &str = r"
 local ended = 0
-for _, member in ipairs(redis.call('SMEMBERS', KEYS[1])) do
+for _, member in ipairs(redis.call('ZRANGE', KEYS[1], 0, -1)) do
   if member ~= ARGV[2] then
     ended = ended + redis.call('DEL', ARGV[1] .. member)
-    redis.call('SREM', KEYS[1], member)
+    redis.call('ZREM', KEYS[1], member)
   end
 end
 return ended
@@ -104,7 +99,7 @@ impl RedisSessions {
     }
 
     fn index_prefix(&self) -> String {
-        format!("{}:sessions-of:", self.prefix)
+        format!("{}:account-sessions:", self.prefix)
     }
 
     fn session_key(&self, id: &SessionId) -> String {
@@ -128,9 +123,7 @@ impl RedisSessions {
             .arg(session.kind.as_str())
             .arg(session.created_at.timestamp_millis())
             .arg(session.expires_at.timestamp_millis())
-            .arg(session.last_seen_at.timestamp_millis())
-            .arg(INDEX_TTL_SECONDS)
-            .arg(self.session_prefix());
+            .arg(session.last_seen_at.timestamp_millis());
         self.link.query::<i64>(&command).await.map_err(outage)?;
         Ok(())
     }
@@ -232,10 +225,17 @@ fn parse(id: SessionId, fields: &HashMap<String, String>) -> Option<StoredSessio
     })
 }
 
+/// A failed request to the session store in Redis.
+#[derive(Debug, thiserror::Error)]
+#[error("session store in Redis: {0}")]
+pub struct SessionStoreUnavailable(String);
+
 /// Wraps a Redis failure as a database error that [`crate::db::is_unavailable`] counts as an
-/// outage: an I/O error of the connection to the session store.
+/// outage: an I/O error of the connection to the session store. The I/O error carries a
+/// [`SessionStoreUnavailable`], so logs can name Redis (see
+/// [`crate::error::unavailable_dependency`]).
 fn outage(error: anyhow::Error) -> DbErr {
-    let io = std::io::Error::other(format!("session store in Redis: {error:#}"));
+    let io = std::io::Error::other(SessionStoreUnavailable(format!("{error:#}")));
     DbErr::Conn(RuntimeErr::SqlxError(SqlxError::Io(io)))
 }
 
@@ -299,5 +299,16 @@ mod tests {
         let error = outage(anyhow::anyhow!("connection refused"));
         assert!(crate::db::is_unavailable(&error));
         assert!(error.to_string().contains("session store in Redis"));
+    }
+
+    #[test]
+    fn outage_names_redis_as_the_dependency() {
+        let error = anyhow::Error::from(outage(anyhow::anyhow!("connection refused")));
+        assert!(crate::error::is_database_unavailable(&error));
+        assert_eq!(crate::error::unavailable_dependency(&error), "redis");
+        let database = anyhow::Error::from(DbErr::ConnectionAcquire(
+            sea_orm::error::ConnAcquireErr::Timeout,
+        ));
+        assert_eq!(crate::error::unavailable_dependency(&database), "database");
     }
 }
