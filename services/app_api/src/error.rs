@@ -134,8 +134,14 @@ impl ApiError {
 
 impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
-        if let Self::Internal(error) = &self {
-            tracing::error!(error = format!("{error:#}"), "app API request failed");
+        match &self {
+            Self::Internal(error) if is_database_unavailable(error) => {
+                mep24web_platform::error::log_unavailable(error);
+            }
+            Self::Internal(error) => {
+                tracing::error!(error = format!("{error:#}"), "app API request failed");
+            }
+            _ => {}
         }
         let mut response = (self.status(), axum::Json(self.body())).into_response();
         let headers = response.headers_mut();

@@ -24,8 +24,23 @@ use crate::host_layer::choose_locale;
 /// Path prefix of the JSON APIs, whose error bodies belong to the API and stay as they are.
 const API_PREFIX: &str = "/api/";
 
-/// Runs the request and gives a bare error response the localized error page.
+/// Seconds a client is asked to wait before it repeats a request that got 503.
+const RETRY_AFTER_SECONDS: &str = "5";
+
+/// Runs the request and gives a bare error response the localized error page. Every 503 gets a
+/// `Retry-After` header unless it has one.
 pub async fn localize_bare_errors(request: Request<Body>, next: Next) -> Response {
+    let mut response = localize(request, next).await;
+    if response.status() == StatusCode::SERVICE_UNAVAILABLE {
+        response
+            .headers_mut()
+            .entry(header::RETRY_AFTER)
+            .or_insert(HeaderValue::from_static(RETRY_AFTER_SECONDS));
+    }
+    response
+}
+
+async fn localize(request: Request<Body>, next: Next) -> Response {
     let locale = choose_locale(request.headers());
     let api = request.uri().path().starts_with(API_PREFIX);
     let wants_json = api || prefers_json(request.headers());

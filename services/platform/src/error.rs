@@ -1,6 +1,8 @@
 //! The error type of the HTML services. Each variant maps to one status and one German/English
 //! page, and internal causes are logged once here and never shown.
 
+use std::sync::atomic::{AtomicU64, Ordering};
+
 use axum::http::{StatusCode, header};
 use axum::response::{IntoResponse, Redirect, Response};
 
@@ -61,10 +63,7 @@ impl IntoResponse for Error {
             // The database is down or every pooled connection stayed busy for the acquire
             // timeout. The request may succeed when repeated, so the status is 503, not 500.
             Self::Internal(error) if is_database_unavailable(error) => {
-                tracing::error!(
-                    error = format!("{error:#}"),
-                    "request failed, database unavailable"
-                );
+                log_unavailable(error);
                 (StatusCode::SERVICE_UNAVAILABLE, "errors.unavailable")
             }
             Self::Internal(error) => {
@@ -83,6 +82,43 @@ pub fn is_database_unavailable(error: &anyhow::Error) -> bool {
         .chain()
         .filter_map(|cause| cause.downcast_ref::<sea_orm::DbErr>())
         .any(crate::db::is_unavailable)
+}
+
+/// Names the dependency behind an error that [`is_database_unavailable`] accepts: `redis` when the
+/// session store in Redis failed, else `database`.
+pub fn unavailable_dependency(error: &anyhow::Error) -> &'static str {
+    let from_session_store = error
+        .chain()
+        .filter_map(|cause| cause.downcast_ref::<std::io::Error>())
+        .filter_map(|io| io.get_ref())
+        .any(|inner| inner.is::<crate::sessions::SessionStoreUnavailable>());
+    if from_session_store {
+        "redis"
+    } else {
+        "database"
+    }
+}
+
+/// Logs a request that failed because a dependency is unavailable. During an outage every
+/// request fails the same way, so at most one line per second is written, with the number of
+/// failures it stands for.
+pub fn log_unavailable(error: &anyhow::Error) {
+    static LAST_SECOND: AtomicU64 = AtomicU64::new(0);
+    static SKIPPED: AtomicU64 = AtomicU64::new(0);
+    let second = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |elapsed| elapsed.as_secs());
+    if LAST_SECOND.swap(second, Ordering::Relaxed) == second {
+        SKIPPED.fetch_add(1, Ordering::Relaxed);
+        return;
+    }
+    let skipped = SKIPPED.swap(0, Ordering::Relaxed);
+    tracing::error!(
+        dependency = unavailable_dependency(error),
+        error = format!("{error:#}"),
+        failures_not_logged = skipped,
+        "request failed because a dependency is unavailable"
+    );
 }
 
 /// Renders the error page for a status and a locale key of its message.

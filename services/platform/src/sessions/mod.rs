@@ -22,7 +22,7 @@ mod redis_store;
 mod store;
 
 pub use after_login::create_after_login;
-pub use redis_store::RedisSessions;
+pub use redis_store::{RedisSessions, SessionStoreUnavailable};
 pub use store::{SessionId, SessionStore, StoredSession};
 
 /// Lifetime of a web session, in hours.
