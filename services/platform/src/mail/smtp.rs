@@ -4,7 +4,8 @@
 //! would leave the greeting and every command unbounded on their own, and its pool takes back a
 //! connection whose send was cut off, so the next mail could continue a half-written transaction.
 //! This client owns its connection instead. Each step gets the limit, and after any error or
-//! timeout the connection is closed and never used again.
+//! timeout the connection is closed and never used again. It also opens the TCP socket itself, to
+//! turn off Nagle's algorithm (see `stream`).
 
 use std::fmt;
 use std::future::Future;
@@ -12,7 +13,7 @@ use std::time::Duration;
 
 use lettre::address::Envelope;
 use lettre::transport::smtp::authentication::{Credentials, DEFAULT_MECHANISMS};
-use lettre::transport::smtp::client::{AsyncSmtpConnection, TlsParameters};
+use lettre::transport::smtp::client::{AsyncSmtpConnection, AsyncTokioStream, TlsParameters};
 use lettre::transport::smtp::commands::{Data, Mail, Rcpt};
 use lettre::transport::smtp::extension::{ClientId, Extension, MailBodyParameter, MailParameter};
 
@@ -54,6 +55,13 @@ impl fmt::Display for SmtpStep {
 pub enum SmtpError {
     #[error("SMTP {step} timed out after {timeout:?}")]
     TimedOut { step: SmtpStep, timeout: Duration },
+    /// The TCP connection failed, so the server never replied.
+    #[error("SMTP {step} failed")]
+    Io {
+        step: SmtpStep,
+        #[source]
+        source: std::io::Error,
+    },
     #[error("SMTP {step} failed")]
     Failed {
         step: SmtpStep,
@@ -195,24 +203,41 @@ impl SmtpServer {
         }
     }
 
+    /// Opens the TCP connection with `TCP_NODELAY`, wraps it in TLS for `smtps://`, and reads the
+    /// greeting and the reply to EHLO, all within one step's time limit.
+    async fn open(&self) -> Result<AsyncSmtpConnection, SmtpError> {
+        let failed = |source| SmtpError::Failed {
+            step: SmtpStep::Connect,
+            source,
+        };
+        let open = async {
+            let socket = stream::connect_tcp(&self.host, self.port)
+                .await
+                .map_err(|source| SmtpError::Io {
+                    step: SmtpStep::Connect,
+                    source,
+                })?;
+            let stream: Box<dyn AsyncTokioStream> = match &self.encryption {
+                Encryption::Wrapper(parameters) => stream::wrap_in_tls(socket, parameters.clone())
+                    .await
+                    .map_err(failed)?,
+                _ => Box::new(socket),
+            };
+            AsyncSmtpConnection::connect_with_transport(stream, &self.hello_name)
+                .await
+                .map_err(failed)
+        };
+        tokio::time::timeout(self.step_timeout, open)
+            .await
+            .unwrap_or(Err(SmtpError::TimedOut {
+                step: SmtpStep::Connect,
+                timeout: self.step_timeout,
+            }))
+    }
+
     /// Opens a connection: TCP, TLS or STARTTLS as configured, the greeting, EHLO and AUTH.
     async fn connect(&self) -> Result<AsyncSmtpConnection, SmtpError> {
-        let wrapper = match &self.encryption {
-            Encryption::Wrapper(parameters) => Some(parameters.clone()),
-            _ => None,
-        };
-        let mut connection = self
-            .step(
-                SmtpStep::Connect,
-                AsyncSmtpConnection::connect_tokio1(
-                    (self.host.as_str(), self.port),
-                    Some(self.step_timeout),
-                    &self.hello_name,
-                    wrapper,
-                    None,
-                ),
-            )
-            .await?;
+        let mut connection = self.open().await?;
         let starttls = match &self.encryption {
             Encryption::Required(parameters) => Some(parameters.clone()),
             Encryption::Opportunistic(parameters) if connection.can_starttls() => {
@@ -365,5 +390,6 @@ fn percent_decode(text: &str) -> Option<String> {
     String::from_utf8(bytes).ok()
 }
 
+mod stream;
 #[cfg(test)]
 mod tests;

@@ -374,9 +374,40 @@ async fn refused_connection_fails_connect_step() {
     let result = server.session().send(&envelope(), MESSAGE).await;
 
     match result {
-        Err(SmtpError::Failed { step, .. }) => assert_eq!(step, SmtpStep::Connect),
-        other => panic!("expected a failed connect, got {other:?}"),
+        Err(SmtpError::Io { step, .. }) => assert_eq!(step, SmtpStep::Connect),
+        other => panic!("expected a failed TCP connect, got {other:?}"),
     }
+}
+
+#[tokio::test]
+async fn connect_tcp_sets_nodelay() {
+    let fake = FakeServer::start(Script::default()).await;
+
+    let socket = stream::connect_tcp("127.0.0.1", fake.address.port())
+        .await
+        .unwrap_or_else(|error| panic!("{error}"));
+
+    assert!(socket.nodelay().unwrap_or_else(|error| panic!("{error}")));
+}
+
+#[tokio::test]
+async fn smtps_to_plain_server_fails_connect_step() {
+    // The fake server greets in plain text, which is no TLS handshake, so the client must give up
+    // before it sends a single SMTP command.
+    let fake = FakeServer::start(Script::default()).await;
+    let server = server_for(&format!("smtps://{}", fake.address));
+
+    let result = server.session().send(&envelope(), MESSAGE).await;
+
+    match result {
+        Err(SmtpError::Failed { step, ref source }) => {
+            assert_eq!(step, SmtpStep::Connect);
+            // rustls's description of a reply that is not a TLS record.
+            assert!(source.to_string().contains("corrupt message"), "{source}");
+        }
+        other => panic!("expected a failed TLS handshake, got {other:?}"),
+    }
+    assert_eq!(fake.messages(), 0);
 }
 
 #[test]
@@ -461,4 +492,32 @@ fn percent_decode_handles_escapes() {
     assert_eq!(percent_decode("%4"), None);
     assert_eq!(percent_decode("%+1"), None);
     assert_eq!(percent_decode("%FF"), None);
+}
+
+#[tokio::test]
+async fn session_sends_without_waiting_for_delayed_acks() {
+    // Linux delays an acknowledgement by at least 40 ms when the receiver has nothing to send.
+    // With Nagle's algorithm on, the final dot would wait for the acknowledgement of the message
+    // data, so each mail would take at least that long.
+    const DELAYED_ACK: Duration = Duration::from_millis(40);
+    const MESSAGES: u32 = 20;
+    let fake = FakeServer::start(Script::default()).await;
+    let server = server_for(&fake.url());
+    let mut session = server.session();
+    let first = session.send(&envelope(), MESSAGE).await;
+    assert!(first.is_ok(), "{first:?}");
+
+    let started = Instant::now();
+    for _ in 0..MESSAGES {
+        let sent = session.send(&envelope(), MESSAGE).await;
+        assert!(sent.is_ok(), "{sent:?}");
+    }
+    let elapsed = started.elapsed();
+    session.close().await;
+
+    assert_eq!(fake.connections(), 1);
+    assert!(
+        elapsed < DELAYED_ACK * MESSAGES / 2,
+        "{MESSAGES} mails took {elapsed:?}"
+    );
 }
