@@ -5,14 +5,14 @@ mod outbox;
 use std::process::ExitCode;
 use std::time::Duration;
 
-use clap::{Parser, Subcommand};
+use clap::{CommandFactory, FromArgMatches, Parser, Subcommand};
 use mep24web_tenancy::provision::{self, NewTenant};
 use mep24web_tenancy::{CustomerNumber, Slug};
 use sea_orm::DatabaseConnection;
 
 use self::outbox::OutboxCommand;
 use crate::app::{Application, open_database, open_owner_database, public_urls};
-use crate::settings::Settings;
+use crate::settings::{self, Settings};
 
 /// mep24web: staff scheduling for many companies on one server.
 #[derive(Parser, Debug)]
@@ -23,6 +23,20 @@ pub struct Cli {
 
     #[command(subcommand)]
     pub command: Command,
+}
+
+impl Cli {
+    /// Parses the process's arguments and `MEP24WEB_*` variables as `Parser::parse` does, except
+    /// that a variable set to the empty string counts as unset. Prints clap's message and exits
+    /// on an invalid value or after `--help`.
+    pub fn parse_process() -> Self {
+        let mut command =
+            settings::ignore_empty_env(Self::command(), |name| std::env::var_os(name));
+        command
+            .try_get_matches_from_mut(std::env::args_os())
+            .and_then(|mut matches| Self::from_arg_matches_mut(&mut matches))
+            .unwrap_or_else(|error| error.format(&mut command).exit())
+    }
 }
 
 #[derive(Subcommand, Debug)]

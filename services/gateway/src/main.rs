@@ -2,11 +2,9 @@
 
 use std::process::ExitCode;
 
-use clap::Parser;
-
 #[tokio::main]
 async fn main() -> ExitCode {
-    let cli = mep24web::cli::Cli::parse();
+    let cli = mep24web::cli::Cli::parse_process();
     mep24web::telemetry::init(&cli.settings);
     match mep24web::cli::run(cli).await {
         Ok(code) => code,

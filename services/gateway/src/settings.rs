@@ -1,12 +1,14 @@
 //! Typed settings: defaults for the embedded mode, overridden by `MEP24WEB_*` environment
-//! variables or command-line flags. Secrets can come from `*_FILE` variables.
+//! variables or command-line flags. Secrets can come from `*_FILE` variables. A variable set to the
+//! empty string counts as unset (see [`ignore_empty_env`]).
 
+use std::ffi::{OsStr, OsString};
 use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::str::FromStr;
 use std::time::Duration;
 
-use clap::Args;
+use clap::{Args, Command};
 use mep24web_platform::client_ip::TrustedProxy;
 use mep24web_platform::rate_limit;
 use secrecy::{ExposeSecret, SecretString};
@@ -354,6 +356,28 @@ impl Settings {
     }
 }
 
+/// Detaches every argument of `command` from its environment variable when `lookup` finds that
+/// variable set to the empty string, so the setting keeps its default or stays unset. Container
+/// manifests, env files and shell scripts often write `NAME=` to leave a setting out, while clap
+/// passes the empty string to the setting's parser, which rejects it or yields `Some("")`.
+///
+/// clap reads each variable when `command` is built, so `lookup` has to see the same environment,
+/// normally `std::env::var_os`. A flag given on the command line is parsed as before, even an
+/// empty one.
+pub fn ignore_empty_env(command: Command, lookup: impl Fn(&OsStr) -> Option<OsString>) -> Command {
+    command.mut_args(|arg| {
+        let empty = arg
+            .get_env()
+            .and_then(&lookup)
+            .is_some_and(|value| value.is_empty());
+        if empty {
+            arg.env(None::<&'static str>)
+        } else {
+            arg
+        }
+    })
+}
+
 fn secret_or_file(
     value: &Option<SecretString>,
     file: &Option<PathBuf>,
@@ -427,6 +451,72 @@ mod tests {
         assert_eq!(limits.max_tracked, 100_000);
         assert_eq!(wrapper.settings.redis_key_prefix, "mep24web");
         assert!(wrapper.settings.redis_url.is_none());
+    }
+
+    /// Returns the environment variable of the setting with the long flag `flag`, if it still
+    /// has one.
+    fn env_of(command: &Command, flag: &str) -> Option<String> {
+        command
+            .get_arguments()
+            .find(|arg| arg.get_long() == Some(flag))
+            .unwrap_or_else(|| panic!("no setting --{flag}"))
+            .get_env()
+            .map(|name| name.to_string_lossy().into_owned())
+    }
+
+    #[test]
+    fn ignore_empty_env_detaches_only_empty_variables() {
+        let environment = [
+            ("MEP24WEB_TRUSTED_PROXIES", ""),
+            ("MEP24WEB_SMTP_URL_FILE", ""),
+            ("MEP24WEB_DB_MAX_CONNECTIONS", ""),
+            ("MEP24WEB_DATABASE_URL", ""),
+            ("MEP24WEB_LOG", "debug"),
+            ("MEP24WEB_LOG_FORMAT", " "),
+        ];
+        let lookup = |name: &OsStr| {
+            environment
+                .iter()
+                .find(|(variable, _)| OsStr::new(variable) == name)
+                .map(|(_, value)| OsString::from(value))
+        };
+
+        let command = ignore_empty_env(<Wrapper as clap::CommandFactory>::command(), lookup);
+
+        for flag in [
+            "trusted-proxies",
+            "smtp-url-file",
+            "db-max-connections",
+            "database-url",
+        ] {
+            assert_eq!(env_of(&command, flag), None, "--{flag}");
+        }
+        // Set to a value, even a blank one, or not set at all: clap reads the variable as before.
+        assert_eq!(env_of(&command, "log").as_deref(), Some("MEP24WEB_LOG"));
+        assert_eq!(
+            env_of(&command, "log-format").as_deref(),
+            Some("MEP24WEB_LOG_FORMAT")
+        );
+        assert_eq!(
+            env_of(&command, "redis-url").as_deref(),
+            Some("MEP24WEB_REDIS_URL")
+        );
+    }
+
+    #[test]
+    fn ignore_empty_env_covers_every_setting() {
+        let command = <Wrapper as clap::CommandFactory>::command();
+        let with_variable = |command: &Command| {
+            command
+                .get_arguments()
+                .filter(|arg| arg.get_env().is_some())
+                .count()
+        };
+        assert!(with_variable(&command) > 20, "{}", with_variable(&command));
+
+        let command = ignore_empty_env(command, |_| Some(OsString::new()));
+
+        assert_eq!(with_variable(&command), 0);
     }
 
     #[test]

@@ -523,6 +523,26 @@ fn migrate_prepares_empty_database() {
 }
 
 #[test]
+fn empty_settings_count_as_unset() {
+    // Every setting given as `NAME=`, except the ones that point the binary at this test's data.
+    let mut env = CliEnv::new();
+    let command = <mep24web::cli::Cli as clap::CommandFactory>::command();
+    for arg in command.get_arguments() {
+        let Some(name) = arg.get_env().and_then(|name| name.to_str()) else {
+            continue;
+        };
+        if name != "MEP24WEB_DATA_DIR" && name != "MEP24WEB_DATABASE_URL" {
+            env = env.with(name, "");
+        }
+    }
+    assert!(env.extra.len() > 20, "{:?}", env.extra);
+
+    assert_eq!(env.run_ok(&["migrate"]), "Migrations applied.\n");
+    let tenants = env.run_json(&["tenant", "list", "--json"]);
+    assert_eq!(tenants, serde_json::json!([]));
+}
+
+#[test]
 fn help_lists_commands_and_settings() {
     let env = CliEnv::new();
 
