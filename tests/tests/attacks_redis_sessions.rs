@@ -6,6 +6,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
 use chrono::Utc;
+use mep24web_platform::sessions::SessionKind;
 use mep24web_tests::accounts::{PASSWORD, insert_planner, sign_in};
 use mep24web_tests::redis_server::RedisServer;
 use mep24web_tests::{TestApp, client, post_form, spawn_app_with};
@@ -204,4 +205,111 @@ async fn login_with_many_live_tokens_stays_fast() {
         .await
         .unwrap();
     assert!(index_ttl > 29 * 24 * 3600 * 1000, "{index_ttl} ms");
+}
+
+#[tokio::test]
+async fn slow_redis_answers_503_then_recovers() {
+    let redis = RedisServer::start()
+        .await
+        .unwrap_or_else(|error| panic!("{error:#}"));
+    let redis_url = redis.url();
+    let app = spawn_app_with(|settings| {
+        settings.redis_url = Some(SecretString::from(redis_url));
+        settings.redis_key_prefix = "attack-slow".to_owned();
+    })
+    .await;
+    let tenant = app.create_tenant("acme", "Acme Apotheke").await;
+    insert_planner(&app, &tenant, "p.meier", "planer").await;
+    let browser = sign_in(&app, &tenant, "p.meier").await;
+    let page = app.tenant_url("acme", "/admin");
+
+    // Redis stops replying for 3 seconds, as under a long script or a stalled disk: a script
+    // that spins until then blocks every other client.
+    const SPIN: &str = r"
+local start = redis.call('TIME')
+while true do
+  local now = redis.call('TIME')
+  if (now[1] - start[1]) * 1000000 + (now[2] - start[2]) >= 3000000 then
+    return 1
+  end
+end
+";
+    let mut connection = redis::Client::open(redis.url())
+        .unwrap()
+        .get_multiplexed_async_connection()
+        .await
+        .unwrap();
+    let sleeper = tokio::spawn(async move {
+        let _: i64 = redis::cmd("EVAL")
+            .arg(SPIN)
+            .arg(0)
+            .query_async(&mut connection)
+            .await
+            .unwrap();
+    });
+    tokio::time::sleep(Duration::from_millis(100)).await;
+    for _ in 0..3 {
+        let started = std::time::Instant::now();
+        let response = browser.get(&page).send().await.unwrap();
+        assert_eq!(response.status(), StatusCode::SERVICE_UNAVAILABLE);
+        assert!(
+            started.elapsed() < Duration::from_secs(1),
+            "took {:?}",
+            started.elapsed()
+        );
+    }
+    sleeper.await.unwrap();
+
+    // Back without a restart of the application: the store tries Redis again one second after
+    // its last failure.
+    let deadline = std::time::Instant::now() + Duration::from_secs(3);
+    loop {
+        let status = browser.get(&page).send().await.unwrap().status();
+        if status == StatusCode::OK {
+            break;
+        }
+        assert_eq!(status, StatusCode::SERVICE_UNAVAILABLE);
+        assert!(
+            std::time::Instant::now() < deadline,
+            "no recovery within 3 s"
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+}
+
+#[tokio::test]
+async fn session_on_other_tenant_host_is_inert() {
+    let app = spawn_unlimited().await;
+    let acme = app.create_tenant("acme", "Acme Apotheke").await;
+    let other = app.create_tenant("other", "Andere Apotheke").await;
+    let planner = insert_planner(&app, &acme, "p.meier", "planer").await;
+    insert_planner(&app, &other, "p.meier", "planer").await;
+
+    // Logging out on the other tenant's host with this session's token ends nothing, and the
+    // token signs in nobody there.
+    let stolen = app.new_session(acme.id, planner, SessionKind::Web).await;
+    let response = client()
+        .post(app.tenant_url("other", "/logout"))
+        .header("cookie", format!("mep24web_session={stolen}"))
+        .header("origin", app.tenant_url("other", ""))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), StatusCode::SEE_OTHER);
+    assert_eq!(app.session_count(planner).await, 1);
+
+    let response = client()
+        .get(app.tenant_url("other", "/admin"))
+        .header("cookie", format!("mep24web_session={stolen}"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), StatusCode::SEE_OTHER);
+    let response = client()
+        .get(app.tenant_url("acme", "/admin"))
+        .header("cookie", format!("mep24web_session={stolen}"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), StatusCode::OK);
 }
