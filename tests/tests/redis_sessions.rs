@@ -5,6 +5,7 @@
 use std::time::{Duration, Instant};
 
 use mep24web_entities::{account, session};
+use mep24web_platform::sessions::{MAX_SESSIONS_PER_ACCOUNT, SessionId, SessionKind};
 use mep24web_tests::accounts::{PASSWORD, insert_planner, sign_in};
 use mep24web_tests::redis_server::RedisServer;
 use mep24web_tests::{TestApp, client, location, post_form, spawn_app_with};
@@ -316,4 +317,40 @@ async fn instances_share_sessions_and_deactivation() {
     // The first rejection ended every session of the account, for both instances.
     assert_eq!(first.session_count(planner).await, 0);
     assert_eq!(second.session_count(planner).await, 0);
+}
+
+#[tokio::test]
+async fn sessions_per_account_are_capped() {
+    let redis = RedisServer::start()
+        .await
+        .unwrap_or_else(|error| panic!("{error:#}"));
+    let in_redis = spawn_with_redis(&redis.url(), "mep24web-cap", None).await;
+    let in_database = spawn_app_with(|settings| settings.redis_url = None).await;
+    let max = usize::try_from(MAX_SESSIONS_PER_ACCOUNT).unwrap();
+    for app in [&in_redis, &in_database] {
+        let tenant = app.create_tenant("acme", "Acme Apotheke").await;
+        let planner = insert_planner(app, &tenant, "p.meier", "planer").await;
+        let other = insert_planner(app, &tenant, "p.other", "planer").await;
+        let other_token = app.new_session(tenant.id, other, SessionKind::Web).await;
+        // The first token expires last, so the web sessions after it end first.
+        let first_app_token = app.new_session(tenant.id, planner, SessionKind::App).await;
+        for _ in 1..max {
+            app.new_session(tenant.id, planner, SessionKind::Web).await;
+        }
+        assert_eq!(app.session_count(planner).await, max);
+
+        // The newest session, a short second-factor step, stays, and the web session closest
+        // to expiry ends.
+        let newest = app
+            .new_session(tenant.id, planner, SessionKind::SecondFactor)
+            .await;
+        let stored = app.sessions_of(planner).await;
+        assert_eq!(stored.len(), max);
+        let ids: Vec<SessionId> = stored.into_iter().map(|session| session.id).collect();
+        assert!(ids.contains(&SessionId::of_token(&newest)));
+        assert!(ids.contains(&SessionId::of_token(&first_app_token)));
+        assert_eq!(app.session_count(other).await, 1);
+        let other_id = SessionId::of_token(&other_token);
+        assert_eq!(app.sessions_of(other).await[0].id, other_id);
+    }
 }

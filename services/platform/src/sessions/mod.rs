@@ -31,6 +31,9 @@ pub const WEB_SESSION_HOURS: i64 = 12;
 pub const APP_TOKEN_DAYS: i64 = 90;
 /// Lifetime of the pending state between a correct password and the second factor, in minutes.
 pub const SECOND_FACTOR_MINUTES: i64 = 5;
+/// Maximum number of sessions and app tokens an account keeps. A new one beyond it ends those
+/// closest to expiry, so scripted logins cannot grow an account's sessions without bound.
+pub const MAX_SESSIONS_PER_ACCOUNT: u64 = 100;
 
 /// Kind of a session row.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]

@@ -31,14 +31,25 @@ use crate::tenant::TenantId;
 const RETRY_AFTER: Duration = Duration::from_secs(1);
 
 /// Stores the session under KEYS[1] and adds it to the account's index KEYS[2], after dropping
-/// the index entries that expired by `created`. The index then expires with its last session.
-/// ARGV: hash, tenant, account, kind, created, expires, seen.
+/// the index entries that expired by `created`. Beyond the maximum per account, the other
+/// sessions closest to expiry end. The index then expires with its last session.
+/// ARGV: hash, tenant, account, kind, created, expires, seen, maximum, session key prefix.
 const INSERT: &str = r"
 redis.call('ZREMRANGEBYSCORE', KEYS[2], '-inf', ARGV[5])
 redis.call('HSET', KEYS[1], 'tenant', ARGV[2], 'account', ARGV[3], 'kind', ARGV[4],
   'created', ARGV[5], 'expires', ARGV[6], 'seen', ARGV[7])
 redis.call('PEXPIREAT', KEYS[1], ARGV[6])
 redis.call('ZADD', KEYS[2], ARGV[6], ARGV[1])
+local excess = redis.call('ZCARD', KEYS[2]) - tonumber(ARGV[8])
+if excess > 0 then
+  for _, member in ipairs(redis.call('ZRANGE', KEYS[2], 0, excess)) do
+    if excess > 0 and member ~= ARGV[1] then
+      redis.call('DEL', ARGV[9] .. member)
+      redis.call('ZREM', KEYS[2], member)
+      excess = excess - 1
+    end
+  end
+end
 local last = redis.call('ZRANGE', KEYS[2], -1, -1, 'WITHSCORES')
 redis.call('PEXPIREAT', KEYS[2], last[2])
 return 1
@@ -123,7 +134,9 @@ impl RedisSessions {
             .arg(session.kind.as_str())
             .arg(session.created_at.timestamp_millis())
             .arg(session.expires_at.timestamp_millis())
-            .arg(session.last_seen_at.timestamp_millis());
+            .arg(session.last_seen_at.timestamp_millis())
+            .arg(super::MAX_SESSIONS_PER_ACCOUNT)
+            .arg(self.session_prefix());
         self.link.query::<i64>(&command).await.map_err(outage)?;
         Ok(())
     }

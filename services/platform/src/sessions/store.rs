@@ -8,7 +8,8 @@ use chrono::{DateTime, Utc};
 use mep24web_entities::session;
 use sea_orm::sea_query::Expr;
 use sea_orm::{
-    ActiveModelTrait, ColumnTrait, ConnectionTrait, DbErr, EntityTrait, QueryFilter, Set,
+    ActiveModelTrait, ColumnTrait, ConnectionTrait, DbErr, EntityTrait, PaginatorTrait,
+    QueryFilter, QueryOrder, QuerySelect, Set,
 };
 
 use super::SessionKind;
@@ -104,7 +105,7 @@ impl SessionStore {
                 }
                 .insert(conn)
                 .await?;
-                Ok(())
+                end_excess_rows(conn, session).await
             }
             Self::Redis(redis) => redis.insert(session).await,
         }
@@ -226,6 +227,42 @@ impl SessionStore {
             .filter(|session| tenant.is_none_or(|tenant| session.tenant_id == tenant))
             .collect())
     }
+}
+
+/// Ends the account's sessions closest to expiry, other than the one just stored, beyond
+/// [`super::MAX_SESSIONS_PER_ACCOUNT`].
+async fn end_excess_rows<C: ConnectionTrait>(
+    conn: &C,
+    stored: &StoredSession,
+) -> Result<(), DbErr> {
+    let scope = Scoped::new(conn, stored.tenant_id);
+    let of_account = session::Column::AccountId.eq(stored.account_id);
+    let count = scope
+        .find::<session::Entity>()
+        .filter(of_account.clone())
+        .count(conn)
+        .await?;
+    let excess = count.saturating_sub(super::MAX_SESSIONS_PER_ACCOUNT);
+    if excess == 0 {
+        return Ok(());
+    }
+    let ending: Vec<i64> = scope
+        .find::<session::Entity>()
+        .filter(of_account)
+        .filter(session::Column::TokenHash.ne(stored.id.as_str()))
+        .order_by_asc(session::Column::ExpiresAt)
+        .limit(excess)
+        .all(conn)
+        .await?
+        .into_iter()
+        .map(|row| row.id)
+        .collect();
+    scope
+        .delete_many::<session::Entity>()
+        .filter(session::Column::Id.is_in(ending))
+        .exec(conn)
+        .await?;
+    Ok(())
 }
 
 /// Converts a row; a row of an unknown kind is skipped as if it did not exist.
