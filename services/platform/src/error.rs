@@ -115,10 +115,24 @@ pub fn log_unavailable(error: &anyhow::Error) {
     let skipped = SKIPPED.swap(0, Ordering::Relaxed);
     tracing::error!(
         dependency = unavailable_dependency(error),
-        error = format!("{error:#}"),
+        error = chain_text(error),
         failures_not_logged = skipped,
         "request failed because a dependency is unavailable"
     );
+}
+
+/// Joins the messages of an error chain like `{:#}` does, but leaves out a cause whose message
+/// ends the one before it. Database errors repeat their source's message in their own.
+fn chain_text(error: &anyhow::Error) -> String {
+    let mut parts: Vec<String> = Vec::new();
+    for cause in error.chain() {
+        let text = cause.to_string();
+        if parts.last().is_some_and(|last| last.ends_with(&text)) {
+            continue;
+        }
+        parts.push(text);
+    }
+    parts.join(": ")
 }
 
 /// Renders the error page for a status and a locale key of its message.
@@ -139,5 +153,23 @@ pub fn error_page(status: StatusCode, message_key: &str) -> Response {
             tracing::error!(%error, "error page could not be rendered");
             (status, i18n::text(locale, message_key)).into_response()
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn chain_text_leaves_out_repeated_causes() {
+        let io = std::io::Error::other("connection refused");
+        let database =
+            sea_orm::DbErr::Conn(sea_orm::RuntimeErr::SqlxError(sea_orm::SqlxError::Io(io)));
+        let error = anyhow::Error::from(database).context("loading the account");
+        assert_eq!(
+            chain_text(&error),
+            "loading the account: Connection Error: error communicating with database: \
+             connection refused"
+        );
     }
 }
