@@ -307,6 +307,51 @@ async fn exhausted_pool_answers_503_fast() {
 }
 
 #[tokio::test]
+async fn logins_waiting_for_hasher_hold_no_connection() {
+    let app = spawn_app_with(|settings| {
+        settings.db_acquire_timeout_ms = ACQUIRE_TIMEOUT_MS;
+        settings.db_max_connections = 2;
+        settings.hash_concurrency = Some(1);
+    })
+    .await;
+    app.create_tenant("acme", "Acme Apotheke").await;
+    let login_page = app.tenant_url("acme", "/login");
+
+    // Twelve logins queue for the one hashing slot, long enough in all to outlast the acquire
+    // timeout many times. A login that kept its pooled connection while it waited would leave
+    // none for the page below, and both would get 503.
+    let mut logins = Vec::new();
+    for attempt in 0..12 {
+        let client = app.client();
+        let url = login_page.clone();
+        let username = format!("niemand{attempt}");
+        logins.push(tokio::spawn(async move {
+            let response = post_form(
+                &client,
+                &url,
+                &[("username", &username), ("password", "falsch")],
+            )
+            .await;
+            response.status()
+        }));
+    }
+    let client = app.client();
+    for _ in 0..5 {
+        tokio::time::sleep(Duration::from_millis(100)).await;
+        let (status, body, took) = timed_get(&client, &login_page, &[]).await;
+        assert_eq!(
+            status,
+            StatusCode::OK,
+            "login page during the logins: {body}"
+        );
+        assert!(took < FAST, "the login page took {took:?}");
+    }
+    for login in logins {
+        assert_eq!(login.await.unwrap(), StatusCode::UNAUTHORIZED);
+    }
+}
+
+#[tokio::test]
 async fn redis_outage_degrades_and_recovers() {
     let mut redis = RedisServer::start()
         .await

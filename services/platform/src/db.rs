@@ -250,8 +250,9 @@ pub async fn lock_tenant<C: ConnectionTrait>(txn: &C, tenant_id: TenantId) -> Re
 /// opens. Opening it lazily means that a request still waiting for its body before its first
 /// statement, such as a login form sent slowly, takes no pooled connection.
 ///
-/// NOTE: after the first statement the connection stays taken until the response, also while a
-/// login waits for the password hasher. The gateway reads request bodies before the scope opens.
+/// After the first statement the connection stays taken until the response. So a login reads its
+/// account in a short transaction of its own before it waits for the password hasher (see
+/// `login::authenticate`). The gateway reads request bodies before the scope opens.
 struct RequestScope {
     tenant_id: TenantId,
     pool: DatabaseConnection,

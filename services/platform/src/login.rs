@@ -7,10 +7,10 @@
 use chrono::{Duration, Utc};
 use mep24web_entities::{account, tenant_settings};
 use sea_orm::sea_query::Expr;
-use sea_orm::{ColumnTrait, ConnectionTrait, DbErr, QueryFilter};
+use sea_orm::{ColumnTrait, ConnectionTrait, DatabaseBackend, DbErr, QueryFilter};
 use secrecy::SecretString;
 
-use crate::db::Scoped;
+use crate::db::{Db, Scoped, begin_tenant};
 use crate::passwords::PasswordHasher;
 use crate::sessions::may_sign_in;
 use crate::tenant::TenantContext;
@@ -57,8 +57,8 @@ impl FailureReason {
 /// failure counter and the last login time stay as they are until the caller has checked the
 /// second factor ([`crate::totp::check::check`]) and calls [`record_success`]. Otherwise a
 /// correct password would reset the counter that wrong codes add to.
-pub async fn authenticate<C: ConnectionTrait>(
-    conn: &C,
+pub async fn authenticate(
+    conn: &Db,
     hasher: &PasswordHasher,
     tenant: &TenantContext,
     username_input: &str,
@@ -68,16 +68,11 @@ pub async fn authenticate<C: ConnectionTrait>(
         crate::metrics::count_login_failure(reason);
         Ok(Err(LoginFailure { reason }))
     };
-    let scope = Scoped::new(conn, tenant.id);
     let key = username::key_of(username_input);
     let account = if key.is_empty() || key.len() > 256 || tenant.suspended {
         None
     } else {
-        scope
-            .find::<account::Entity>()
-            .filter(account::Column::UsernameKey.eq(key))
-            .one(conn)
-            .await?
+        find_before_hashing(conn, tenant, &key).await?
     };
     let Some(account) = account else {
         hasher.verify(password, None).await;
@@ -94,6 +89,27 @@ pub async fn authenticate<C: ConnectionTrait>(
     }
     record_success(conn, tenant, account.id).await?;
     Ok(Ok(account))
+}
+
+/// Finds the account by its username key. On PostgreSQL the read runs in a short transaction of
+/// its own, which it commits, so a request whose first statement this is holds no pooled
+/// connection while it waits for the password hasher. The request's own transaction opens with
+/// the next statement, after the hash. SQLite has no request transaction.
+async fn find_before_hashing(
+    db: &Db,
+    tenant: &TenantContext,
+    key: &str,
+) -> Result<Option<account::Model>, DbErr> {
+    let find = Scoped::new(db, tenant.id)
+        .find::<account::Entity>()
+        .filter(account::Column::UsernameKey.eq(key));
+    if db.get_database_backend() != DatabaseBackend::Postgres {
+        return find.one(db).await;
+    }
+    let txn = begin_tenant(db.pool(), tenant.id).await?;
+    let account = find.one(&txn).await?;
+    txn.commit().await?;
+    Ok(account)
 }
 
 /// Checks the password of a known account under the tenant's lockout: a locked account fails
