@@ -12,6 +12,7 @@ mod m20261206_120000_one_open_invitation;
 pub mod m20261207_090000_user_groups;
 mod m20261208_090000_outbox_claims;
 mod m20261209_090000_outbox_claim_order;
+mod m20261210_090000_sessions_revoked_at;
 
 /// The ordered list of migrations.
 pub struct Migrator;
@@ -30,6 +31,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261207_090000_user_groups::Migration),
             Box::new(m20261208_090000_outbox_claims::Migration),
             Box::new(m20261209_090000_outbox_claim_order::Migration),
+            Box::new(m20261210_090000_sessions_revoked_at::Migration),
         ]
     }
 }

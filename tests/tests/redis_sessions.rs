@@ -354,3 +354,68 @@ async fn sessions_per_account_are_capped() {
         assert_eq!(app.sessions_of(other).await[0].id, other_id);
     }
 }
+
+#[tokio::test]
+async fn revocation_outlives_lost_redis_deletes() {
+    let redis = RedisServer::start()
+        .await
+        .unwrap_or_else(|error| panic!("{error:#}"));
+    let prefix = "mep24web-lost";
+    let app = spawn_with_redis(&redis.url(), prefix, None).await;
+    let tenant = app.create_tenant("acme", "Acme Apotheke").await;
+    let planner = insert_planner(&app, &tenant, "p.meier", "planer").await;
+    let browser = client();
+    let token = log_in(&app, "acme", &browser, "p.meier").await;
+    let bearer = app_token(&app, tenant.customer_number, "p.meier").await;
+    let start_page = app.tenant_url("acme", "/admin");
+    assert_eq!(status(&browser, &start_page).await, StatusCode::OK);
+
+    // Snapshot both sessions, end them, and bring the snapshot back, as Redis does when it
+    // loses its last writes in a crash or fails over to a replica that had not received them.
+    let mut connection = connect(&redis.url()).await;
+    let keys = [&token, &bearer].map(|secret| {
+        format!(
+            "{prefix}:session:{}",
+            mep24web_platform::tokens::hash(secret)
+        )
+    });
+    let mut snapshots = Vec::new();
+    for key in &keys {
+        let dump: Vec<u8> = redis::cmd("DUMP")
+            .arg(key)
+            .query_async(&mut connection)
+            .await
+            .unwrap();
+        snapshots.push((key.clone(), dump));
+    }
+    let ended = mep24web_platform::sessions::revoke_all_for_account(
+        &app.state().sessions,
+        app.db(),
+        tenant.id,
+        planner,
+    )
+    .await
+    .unwrap();
+    assert_eq!(ended, 2);
+    for (key, dump) in &snapshots {
+        let _: () = redis::cmd("RESTORE")
+            .arg(key)
+            .arg(0)
+            .arg(dump.as_slice())
+            .query_async(&mut connection)
+            .await
+            .unwrap();
+    }
+    assert_eq!(app.session_count(planner).await, 2);
+
+    // The account remembers the revocation, so both are rejected anyway.
+    let response = browser.get(&start_page).send().await.unwrap();
+    assert_eq!(response.status(), StatusCode::SEE_OTHER);
+    assert_eq!(location(&response), "/login");
+    assert_eq!(me_status(&app, &bearer).await, StatusCode::UNAUTHORIZED);
+    assert_eq!(app.session_count(planner).await, 0);
+
+    // A login after the revocation works.
+    log_in(&app, "acme", &browser, "p.meier").await;
+    assert_eq!(status(&browser, &start_page).await, StatusCode::OK);
+}

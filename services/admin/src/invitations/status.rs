@@ -160,6 +160,7 @@ mod tests {
             created_at: now(),
             updated_at: now(),
             last_login_at: None,
+            sessions_revoked_at: None,
         }
     }
 

@@ -7,7 +7,7 @@ use axum::http::request::Parts;
 use axum::http::{HeaderMap, HeaderValue, header};
 use chrono::{DateTime, Duration, Utc};
 use mep24web_entities::{account, employee};
-use sea_orm::{ConnectionTrait, DbErr};
+use sea_orm::{ColumnTrait, ConnectionTrait, DbErr, QueryFilter};
 
 use crate::db::Scoped;
 use crate::error::Error;
@@ -161,13 +161,15 @@ pub async fn revoke<C: ConnectionTrait>(
 }
 
 /// Ends every web session and app token of an account, so deactivation takes effect on the
-/// next request, and returns how many it ended.
+/// next request, and returns how many it ended. It also records the time on the account, so a
+/// session created before it is rejected even if the store still has it.
 pub async fn revoke_all_for_account<C: ConnectionTrait>(
     store: &SessionStore,
     conn: &C,
     tenant_id: TenantId,
     account_id: i64,
 ) -> Result<u64, DbErr> {
+    record_revocation(conn, tenant_id, account_id, Utc::now()).await?;
     store
         .delete_for_account(conn, tenant_id, account_id, None)
         .await
@@ -182,9 +184,40 @@ pub async fn revoke_others<C: ConnectionTrait>(
     account_id: i64,
     keep: &SessionId,
 ) -> Result<u64, DbErr> {
+    let now = Utc::now();
+    record_revocation(conn, tenant_id, account_id, now).await?;
+    // The kept session counts as created now, after the revocation.
+    store.restamp(conn, tenant_id, keep, now).await?;
     store
         .delete_for_account(conn, tenant_id, account_id, Some(keep))
         .await
+}
+
+/// Records on the account that its sessions created before `at` are ended.
+async fn record_revocation<C: ConnectionTrait>(
+    conn: &C,
+    tenant_id: TenantId,
+    account_id: i64,
+    at: DateTime<Utc>,
+) -> Result<(), DbErr> {
+    Scoped::new(conn, tenant_id)
+        .update_many::<account::Entity>()
+        .col_expr(
+            account::Column::SessionsRevokedAt,
+            sea_orm::sea_query::Expr::value(Some(at)),
+        )
+        .filter(account::Column::Id.eq(account_id))
+        .exec(conn)
+        .await?;
+    Ok(())
+}
+
+/// Returns true when the account's sessions were ended after `session` was created. Both times
+/// are compared in whole milliseconds, the precision of the Redis store.
+fn revoked_since(account: &account::Model, session: &StoredSession) -> bool {
+    account.sessions_revoked_at.is_some_and(|revoked_at| {
+        session.created_at.timestamp_millis() < revoked_at.timestamp_millis()
+    })
 }
 
 /// A signed-in account with its session, for the current tenant.
@@ -249,6 +282,10 @@ pub async fn authenticate<C: ConnectionTrait>(
     if !may_sign_in(conn, tenant, &account).await? {
         revoke_all_for_account(store, conn, tenant.id, account.id).await?;
         return Ok(Err(Rejection::Inactive));
+    }
+    if revoked_since(&account, &session) {
+        store.delete(conn, tenant.id, &id).await?;
+        return Ok(Err(Rejection::Missing));
     }
     if now - session.last_seen_at > Duration::minutes(1) {
         store.touch(conn, &session, now).await?;

@@ -87,6 +87,14 @@ end
 return 1
 ";
 
+/// Sets the `created` field of KEYS[1] to ARGV[2] if the session belongs to tenant ARGV[1].
+const RESTAMP: &str = r"
+if redis.call('HGET', KEYS[1], 'tenant') == ARGV[1] then
+  redis.call('HSET', KEYS[1], 'created', ARGV[2])
+end
+return 1
+";
+
 /// The Redis session store.
 pub struct RedisSessions {
     link: RedisLink,
@@ -157,6 +165,23 @@ impl RedisSessions {
             .arg(1)
             .arg(self.session_key(id))
             .arg(now.timestamp_millis());
+        self.link.query::<i64>(&command).await.map_err(outage)?;
+        Ok(())
+    }
+
+    pub(super) async fn restamp(
+        &self,
+        tenant: TenantId,
+        id: &SessionId,
+        created_at: DateTime<Utc>,
+    ) -> Result<(), DbErr> {
+        let mut command = redis::cmd("EVAL");
+        command
+            .arg(RESTAMP)
+            .arg(1)
+            .arg(self.session_key(id))
+            .arg(tenant.get())
+            .arg(created_at.timestamp_millis());
         self.link.query::<i64>(&command).await.map_err(outage)?;
         Ok(())
     }

@@ -158,6 +158,28 @@ impl SessionStore {
         }
     }
 
+    /// Sets the creation time of the session `id` of `tenant` to `created_at`, if it exists.
+    pub async fn restamp<C: ConnectionTrait>(
+        &self,
+        conn: &C,
+        tenant: TenantId,
+        id: &SessionId,
+        created_at: DateTime<Utc>,
+    ) -> Result<(), DbErr> {
+        match self {
+            Self::Database => {
+                Scoped::new(conn, tenant)
+                    .update_many::<session::Entity>()
+                    .col_expr(session::Column::CreatedAt, Expr::value(created_at))
+                    .filter(session::Column::TokenHash.eq(id.as_str()))
+                    .exec(conn)
+                    .await?;
+                Ok(())
+            }
+            Self::Redis(redis) => redis.restamp(tenant, id, created_at).await,
+        }
+    }
+
     /// Deletes the session `id` of `tenant`; another tenant's session stays.
     pub async fn delete<C: ConnectionTrait>(
         &self,
