@@ -458,6 +458,11 @@ async fn suspended_tenant_shows_suspension_on_every_path() {
         assert_contains(&body, &rendered_text(Locale::De, "suspended.title"));
         assert_contains(&body, &explain);
     }
+    // Planners are told whom to ask, not to ask themselves.
+    assert_contains(
+        &explain,
+        "Planerinnen und Planer an den Kundendienst von MEP24web",
+    );
     let (status, body) = get_text(&client, &app.apex_url("/")).await;
     assert_eq!(status, StatusCode::OK, "the apex stays up:\n{body}");
 }

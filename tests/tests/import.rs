@@ -323,7 +323,7 @@ async fn upload_page_explains_format() {
     assert_eq!(status, StatusCode::OK);
     assert!(body.contains("enctype=\"multipart/form-data\""));
     assert!(body.contains("accept=\".csv,text/csv\""));
-    assert!(body.contains("Höchstens 5 MB und 10000 Mitarbeiterzeilen."));
+    assert!(body.contains("Höchstens 5 MB und 10.000 Mitarbeiterzeilen."));
     assert!(body.contains("<th scope=\"row\">Personalnummer</th>"));
     assert!(body.contains("<th scope=\"row\">Austrittsdatum</th>"));
     assert!(body.contains("Datumsangaben im Format TT.MM.JJJJ"));

@@ -173,6 +173,24 @@ pub fn text_with(locale: Locale, key: &str, args: &[(&str, &str)]) -> String {
     result
 }
 
+/// Formats a whole number with the locale's thousands separator: `10.000` in German, `10,000`
+/// in English.
+pub fn format_integer(locale: Locale, value: usize) -> String {
+    let separator = match locale {
+        Locale::De => '.',
+        Locale::En => ',',
+    };
+    let digits = value.to_string();
+    let mut formatted = String::with_capacity(digits.len() + digits.len() / 3);
+    for (index, digit) in digits.chars().enumerate() {
+        if index > 0 && (digits.len() - index).is_multiple_of(3) {
+            formatted.push(separator);
+        }
+        formatted.push(digit);
+    }
+    formatted
+}
+
 /// Lists the keys of one locale, for the test that both locales have the same keys.
 pub fn keys(locale: Locale) -> Vec<String> {
     let map = match locale {
@@ -187,6 +205,15 @@ pub fn keys(locale: Locale) -> Vec<String> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn format_integer_groups_thousands() {
+        assert_eq!(format_integer(Locale::De, 10_000), "10.000");
+        assert_eq!(format_integer(Locale::En, 10_000), "10,000");
+        assert_eq!(format_integer(Locale::De, 1_234_567), "1.234.567");
+        assert_eq!(format_integer(Locale::De, 999), "999");
+        assert_eq!(format_integer(Locale::En, 0), "0");
+    }
 
     #[test]
     fn locales_have_same_keys() {

@@ -245,7 +245,7 @@ fn render_upload(
         file_error => error,
         columns => view::column_help(locale),
         max_mb => view::max_megabytes(),
-        max_rows => MAX_ROWS,
+        max_rows => i18n::format_integer(locale, MAX_ROWS),
         upload_path => UPLOAD_PATH,
         ..base
     };

@@ -139,7 +139,7 @@ pub fn limit_message(locale: Locale, key: &str) -> String {
         key,
         &[
             ("max_mb", &max_megabytes().to_string()),
-            ("max_rows", &MAX_ROWS.to_string()),
+            ("max_rows", &i18n::format_integer(locale, MAX_ROWS)),
         ],
     )
 }
