@@ -300,7 +300,7 @@ async fn session_on_other_tenant_host_is_inert() {
     insert_planner(&app, &other, "p.meier", "planer").await;
 
     // Logging out on the other tenant's host with this session's token ends nothing, and the
-    // token signs in nobody there.
+    // token does not sign anyone in there.
     let stolen = app.new_session(acme.id, planner, SessionKind::Web).await;
     let response = client()
         .post(app.tenant_url("other", "/logout"))

@@ -1,5 +1,5 @@
 //! Dependency faults: a PostgreSQL server of the test's own stopped and restarted under load, an
-//! exhausted connection pool, and a Redis server (which holds the sessions) killed and
+//! exhausted connection pool, and a Redis server (which keeps the sessions) killed and
 //! restarted. During each fault the service responds quickly with 503 (a German or English page,
 //! or JSON) and `/readyz` names what failed. Afterwards it recovers without a restart.
 
@@ -380,7 +380,7 @@ async fn redis_outage_degrades_and_recovers() {
     assert_eq!(json["failed"], serde_json::json!(["redis"]));
     assert_eq!(json["checks"]["database"], "ok");
 
-    // The documented degradation: sessions live in Redis, so signing in answers 503 at once
+    // The documented degradation: sessions live in Redis, so signing in returns 503 at once
     // and keeps nothing (the setup link still works afterwards). A wrong password is still
     // rejected, and the attempt limits count in this process.
     let started = Instant::now();

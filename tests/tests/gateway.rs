@@ -458,7 +458,7 @@ async fn suspended_tenant_shows_suspension_on_every_path() {
         assert_contains(&body, &rendered_text(Locale::De, "suspended.title"));
         assert_contains(&body, &explain);
     }
-    // Planners are told whom to ask, not to ask themselves.
+    // The page names a contact for planners other than the planners themselves.
     assert_contains(
         &explain,
         "Planerinnen und Planer an den Kundendienst von MEP24web",

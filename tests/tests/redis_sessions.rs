@@ -1,6 +1,6 @@
-//! Sessions and app tokens in Redis: where they are stored, the 503 responses during a Redis
-//! outage, that they survive a Redis restart with an append-only file, and that every instance
-//! reads the same sessions and rejects a deactivated login at once.
+//! Sessions and app tokens in Redis: where they are stored and the 503 responses during a Redis
+//! outage. They survive a Redis restart with an append-only file, every instance reads the same
+//! sessions, and every instance rejects a deactivated login at once.
 
 use std::time::{Duration, Instant};
 

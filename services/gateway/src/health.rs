@@ -4,10 +4,10 @@
 //! liveness probe restarts only a process that hangs. `GET /readyz` checks the database and,
 //! when configured, Redis. Without the database an instance cannot serve, so it returns 503 and
 //! a load balancer sends it no traffic. Without Redis every instance still serves public pages,
-//! and its own 503 page for requests that need a session (the login limits fall back to
-//! in-process counters, tenant changes to polling), and a shared Redis going down would otherwise
-//! take every instance out at once; so it answers 200 with status `degraded` and names `redis` as
-//! failed, for monitoring. It also returns 503 once the server is
+//! and its own 503 page for requests that need a session. The login limits fall back to
+//! in-process counters and tenant changes to polling. A 503 here would take every instance out at
+//! once when a shared Redis goes down, so it returns 200 with status `degraded` and names `redis`
+//! as failed, for monitoring. It also returns 503 once the server is
 //! shutting down.
 
 use std::sync::Arc;

@@ -92,7 +92,7 @@ pub async fn authenticate(
 }
 
 /// Finds the account by its username key. On PostgreSQL the read runs in a short transaction of
-/// its own, which it commits, so a request whose first statement this is holds no pooled
+/// its own, which it commits, so a request whose first statement this is keeps no pooled
 /// connection while it waits for the password hasher. The request's own transaction opens with
 /// the next statement, after the hash. SQLite has no request transaction.
 async fn find_before_hashing(

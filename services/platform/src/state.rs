@@ -14,7 +14,7 @@ use crate::urls::PublicUrls;
 pub struct AppState {
     /// Database handle; inside a tenant request it runs on that request's tenant transaction.
     pub db: crate::db::Db,
-    /// Where sessions and app tokens live: the database, or Redis when it is configured.
+    /// Store of the sessions and app tokens: the database, or Redis when it is configured.
     pub sessions: SessionStore,
     pub urls: Arc<PublicUrls>,
     pub hasher: PasswordHasher,

@@ -36,7 +36,7 @@ struct CodeForm {
     code: String,
 }
 
-/// What the password step leads to.
+/// The step that follows a correct password.
 pub enum CodeStep {
     /// The account has no two-factor login, so the login goes on as before.
     NotRequired,

@@ -8,8 +8,8 @@ use chrono::{DateTime, Utc};
 use mep24web_entities::session;
 use sea_orm::sea_query::Expr;
 use sea_orm::{
-    ActiveModelTrait, ColumnTrait, ConnectionTrait, DbErr, EntityTrait, PaginatorTrait,
-    QueryFilter, QueryOrder, QuerySelect, Set,
+    ActiveModelTrait, ColumnTrait, ConnectionTrait, DbErr, EntityTrait, QueryFilter, QueryOrder,
+    QuerySelect, Set,
 };
 
 use super::SessionKind;
@@ -67,14 +67,6 @@ impl SessionStore {
     /// so only a malformed URL fails here.
     pub fn redis(url: &str, prefix: &str) -> redis::RedisResult<Self> {
         Ok(Self::Redis(Arc::new(RedisSessions::new(url, prefix)?)))
-    }
-
-    /// Returns "database" or "redis", for logs and the readiness report.
-    pub fn name(&self) -> &'static str {
-        match self {
-            Self::Database => "database",
-            Self::Redis(_) => "redis",
-        }
     }
 
     /// Returns whether Redis is considered down, or `None` for the database store.
@@ -258,27 +250,24 @@ async fn end_excess_rows<C: ConnectionTrait>(
     stored: &StoredSession,
 ) -> Result<(), DbErr> {
     let scope = Scoped::new(conn, stored.tenant_id);
-    let of_account = session::Column::AccountId.eq(stored.account_id);
-    let count = scope
-        .find::<session::Entity>()
-        .filter(of_account.clone())
-        .count(conn)
-        .await?;
-    let excess = count.saturating_sub(super::MAX_SESSIONS_PER_ACCOUNT);
-    if excess == 0 {
-        return Ok(());
-    }
+    // The others that stay are the ones expiring last, one fewer than the maximum because the
+    // new session counts too. Everything after them in this order ends.
     let ending: Vec<i64> = scope
         .find::<session::Entity>()
-        .filter(of_account)
+        .select_only()
+        .column(session::Column::Id)
+        .filter(session::Column::AccountId.eq(stored.account_id))
         .filter(session::Column::TokenHash.ne(stored.id.as_str()))
-        .order_by_asc(session::Column::ExpiresAt)
-        .limit(excess)
+        .order_by_desc(session::Column::ExpiresAt)
+        .offset(super::MAX_SESSIONS_PER_ACCOUNT - 1)
+        // SQLite accepts OFFSET only after a LIMIT, so this one is as large as SQL allows.
+        .limit(i64::MAX.unsigned_abs())
+        .into_tuple()
         .all(conn)
-        .await?
-        .into_iter()
-        .map(|row| row.id)
-        .collect();
+        .await?;
+    if ending.is_empty() {
+        return Ok(());
+    }
     scope
         .delete_many::<session::Entity>()
         .filter(session::Column::Id.is_in(ending))
